@@ -1,0 +1,187 @@
+"""The ``mllmcl-bench`` command line: argument parsing only.
+
+Each subcommand calls one function in the package. A problem with the user's input
+(``BenchmarkError``, or ``ValueError`` from a reader) is printed as one line on stderr and
+the exit status is 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from benchmark import __version__
+from benchmark.errors import BenchmarkError
+
+EPILOG = """\
+examples:
+  mllmcl-bench tasks list
+  mllmcl-bench tasks prepare shapes
+  mllmcl-bench tasks show shapes/colour
+  mllmcl-bench evaluate --submission submissions/shapes/seq-lora
+  mllmcl-bench metrics matrix.csv --json
+
+Data goes to $MLLMCL_BENCH_HOME (default: the platform cache dir). Extra suite files are
+read from $MLLMCL_BENCH_TASKS (directories separated by ':').
+"""
+
+
+def _tasks_list(args: argparse.Namespace) -> str:
+    from benchmark.catalog import list_text
+
+    return list_text()
+
+
+def _tasks_show(args: argparse.Namespace) -> str:
+    from benchmark.catalog import show_text
+
+    return show_text(args.suite)
+
+
+def _tasks_prepare(args: argparse.Namespace) -> str:
+    from benchmark.catalog import prepare
+
+    return prepare(args.suite, from_dir=args.from_dir)
+
+
+def _metrics(args: argparse.Namespace) -> str:
+    from benchmark.matrix_file import metrics_report
+
+    return metrics_report(args.matrix, base_row=not args.no_base_row, as_json=args.json)
+
+
+def _steps(text: str) -> list[int]:
+    """``0,2,4`` or ``1-3`` (or a mix) → step numbers."""
+    out: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            out.extend(range(int(first), int(last or first) + 1))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a step list: {text!r} (e.g. 0,1,2 or 0-4)")
+    return out
+
+
+def _evaluate(args: argparse.Namespace) -> str:
+    from benchmark.evaluate import evaluate_entry, summary_text
+
+    outcome = evaluate_entry(
+        args.submission,
+        backend=args.backend,
+        limit=args.limit,
+        tasks=args.tasks.split(",") if args.tasks else None,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        device=args.device,
+        cache_path=args.cache,
+        out_dir=args.out,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    text = summary_text(outcome.results)
+    text += f"\ngenerated {outcome.generated} prediction(s) in this run"
+    if outcome.written is None:
+        text += "\npartial grid (--limit/--tasks/--steps): nothing written; use --out DIR to keep it"
+    else:
+        text += f"\nwrote {outcome.written}"
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mllmcl-bench",
+        description="Benchmark suite, evaluation harness and leaderboard for continual "
+        "learning of multimodal LLMs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mllmcl-bench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    tasks = commands.add_parser(
+        "tasks", help="list, show and prepare benchmark suites",
+        description="List, show and prepare benchmark suites (tasks/*.yaml).",
+    )
+    tasks_commands = tasks.add_subparsers(dest="tasks_command", metavar="ACTION", required=True)
+    p = tasks_commands.add_parser("list", help="every known suite, its version and status")
+    p.set_defaults(run=_tasks_list)
+    p = tasks_commands.add_parser(
+        "show", help="a suite's orders and, per task, counts, scorer and a sample prompt"
+    )
+    p.add_argument("suite", metavar="SUITE[/TASK]")
+    p.set_defaults(run=_tasks_show)
+    p = tasks_commands.add_parser(
+        "prepare", help="build a suite's records (download, or read a local mirror)"
+    )
+    p.add_argument("suite", metavar="SUITE")
+    p.add_argument(
+        "--from", dest="from_dir", type=Path, metavar="DIR",
+        help="read the upstream files from a local mirror laid out like the hub repo",
+    )
+    p.set_defaults(run=_tasks_prepare)
+
+    p = commands.add_parser(
+        "evaluate", help="score a submission's checkpoints on the full accuracy matrix",
+        description="Evaluate every checkpoint of a submission (step 0 = the base model) on "
+        "every task and probe of its suite; write predictions/ and results.json into the entry. "
+        "Predictions are cached: an interrupted run resumes, and a re-run generates nothing.",
+    )
+    p.add_argument("--submission", type=Path, required=True, metavar="DIR",
+                   help="the entry folder holding submission.yaml")
+    p.add_argument("--backend", choices=("hf", "vllm", "replay"), default="hf",
+                   help="hf (transformers, CPU/GPU; default), vllm (GPU), or replay (re-score "
+                   "the entry's saved predictions)")
+    p.add_argument("--limit", type=int, metavar="N", help="first N items per task (smoke run)")
+    p.add_argument("--tasks", metavar="T1,T2", help="only these tasks/probes")
+    p.add_argument("--steps", type=_steps, metavar="LIST", help="only these steps, e.g. 0,2 or 0-3")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="default 8")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1 …")
+    p.add_argument("--cache", type=Path, metavar="FILE",
+                   help="prediction cache (default $MLLMCL_BENCH_HOME/cache/predictions.sqlite)")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="write predictions/ and results.json here instead of the entry")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="bootstrap replicates for the intervals (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=_evaluate)
+
+    p = commands.add_parser(
+        "metrics", help="CL metrics of an accuracy matrix you already have",
+        description="Print last, avg, mft, bwt, forgetting, fwt and zero_shot_gain of a "
+        "matrix: rows = steps (first row the base model unless --no-base-row), columns = "
+        "tasks in training order, values 0-100; empty (CSV) or null (JSON) cells are missing.",
+    )
+    p.add_argument("matrix", type=Path, metavar="MATRIX.(csv|json)")
+    p.add_argument("--no-base-row", action="store_true", help="the matrix has no step-0 row")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=_metrics)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], str | None] = args.run
+    try:
+        output = run(args)
+    except (BenchmarkError, ValueError, FileNotFoundError) as exc:
+        if args.debug:
+            raise
+        message = " ".join(str(exc).split("\n")[0].split()) or type(exc).__name__
+        print(f"mllmcl-bench: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mllmcl-bench: interrupted", file=sys.stderr)
+        return 130
+    if output:
+        print(output)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""The evaluator end to end on CPU: a tiny LLaVA-shaped model and LoRA adapters built here,
+a small suite, the full (T+1)×T matrix, the cache, resume after a real kill, replay."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmark.errors import BenchmarkError
+from benchmark.evaluate import evaluate_entry, summary_text
+from benchmark.paths import HOME_ENV, TASKS_ENV
+from benchmark.submission import SubmissionError, load_results
+
+pytestmark = pytest.mark.slow
+
+TOY = """\
+id: toy
+version: 1
+title: Toy
+changelog: [{version: 1, date: 2026-11-01, change: first}]
+source: {module: shapes, options: {seed: 1, image_size: 28, sizes: {test: 10}}}
+orders: {default: [a, b, c]}
+tasks:
+  a: {name: A, scorer: exact_match, max_new_tokens: 5, options: {kind: colour}}
+  b: {name: B, scorer: exact_match, max_new_tokens: 5, options: {kind: shape}}
+  c: {name: C, scorer: exact_match, max_new_tokens: 5, options: {kind: count}}
+"""
+TASKS = ["a", "b", "c"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory):
+    """A data home with `toy` prepared, a tiny base model and three LoRA adapters."""
+    from benchmark.suites import load_suite, prepare_suite
+    from benchmark.tiny import build_tiny_llava, make_lora_adapter
+
+    root = tmp_path_factory.mktemp("world")
+    (root / "tasks").mkdir()
+    (root / "tasks" / "toy.yaml").write_text(TOY)
+    models = root / "models"
+    base = build_tiny_llava(models / "base", seed=0)
+    adapters = [make_lora_adapter(base, models / f"step-{i}", seed=i) for i in (1, 2, 3)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(HOME_ENV, str(root / "home"))
+        mp.setenv(TASKS_ENV, str(root / "tasks"))
+        prepare_suite(load_suite("toy"))
+    return {"root": root, "base": base, "adapters": adapters}
+
+
+@pytest.fixture
+def env(world, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(HOME_ENV, str(world["root"] / "home"))
+    monkeypatch.setenv(TASKS_ENV, str(world["root"] / "tasks"))
+    return world
+
+
+def make_entry(tmp_path: Path, world, name: str = "seq", **changes) -> Path:
+    entry = tmp_path / name
+    entry.mkdir()
+    shutil.copytree(world["base"], entry / "model")
+    for i, adapter in enumerate(world["adapters"], start=1):
+        shutil.copytree(adapter, entry / f"step-{i}")
+    data = {
+        "name": name,
+        "method": "Sequential LoRA",
+        "method_family": "lora-sequential",
+        "suite": "toy",
+        "suite_version": 1,
+        "base_model": {"id": "tiny-llava", "path": "model"},
+        "checkpoints": [
+            {"step": i, "task": t, "kind": "lora", "path": f"step-{i}"}
+            for i, t in enumerate(TASKS, start=1)
+        ],
+        "date": "2026-11-22",
+        **changes,
+    }
+    (entry / "submission.yaml").write_text(yaml.safe_dump(data))
+    return entry
+
+
+def predictions(entry: Path) -> dict[tuple[int, str], list[dict]]:
+    out = {}
+    for step in range(4):
+        for task in TASKS:
+            path = entry / "predictions" / f"step-{step:02d}" / f"{task}.jsonl"
+            out[(step, task)] = [json.loads(line) for line in path.read_text().splitlines()]
+    return out
+
+
+def stable(results: dict) -> dict:
+    """results.json without what legitimately differs between runs."""
+    body = {k: v for k, v in results.items() if k != "provenance"}
+    prov = {k: v for k, v in results["provenance"].items()
+            if k not in ("started", "finished", "wall_seconds", "generated")}
+    return {**body, "provenance": prov}
+
+
+def test_full_matrix_metrics_and_schema(env, tmp_path: Path) -> None:
+    entry = make_entry(tmp_path, env)
+    outcome = evaluate_entry(entry, batch_size=4, cache_path=tmp_path / "c.sqlite",
+                             progress=False, n_boot=200)
+    assert outcome.generated == 4 * 3 * 10
+    results = load_results(entry / "results.json")  # validates against the schema
+    assert len(results.matrix) == 4 and all(len(row) == 3 for row in results.matrix)
+    assert all(v is not None for row in results.matrix for v in row)  # not just the triangle
+    assert set(results.metrics) == {"last", "avg", "mft", "bwt", "forgetting", "fwt",
+                                    "zero_shot_gain"}
+    assert results.metrics["last"].ci95 is not None
+    assert len(results.cells) == 12 and all(c.n == 10 for c in results.cells)
+    assert results.provenance.backend == "hf"
+    assert results.provenance.chat_template_sha256
+    preds = predictions(entry)
+    assert [r["uid"] for r in preds[(0, "a")]] == [f"toy/a/test/{i:05d}" for i in range(10)]
+    # every adapter is really applied: each step's outputs differ from the base model's
+    for step in (1, 2, 3):
+        changed = sum(
+            p["prediction"] != q["prediction"]
+            for task in TASKS
+            for p, q in zip(preds[(step, task)], preds[(0, task)], strict=True)
+        )
+        assert changed > 0, f"step {step} gives the base model's outputs"
+    text = summary_text(outcome.results)
+    assert "accuracy matrix" in text and "bwt" in text
+
+
+def test_batched_equals_unbatched_and_rerun_is_identical(env, tmp_path: Path) -> None:
+    one = make_entry(tmp_path, env, "one")
+    many = make_entry(tmp_path, env, "many")
+    evaluate_entry(one, batch_size=1, cache_path=tmp_path / "1.sqlite", progress=False,
+                   n_boot=100)
+    evaluate_entry(many, batch_size=7, cache_path=tmp_path / "7.sqlite", progress=False,
+                   n_boot=100)
+    assert predictions(one) == predictions(many)
+    first = json.loads((many / "results.json").read_text())
+    again = evaluate_entry(many, batch_size=7, cache_path=tmp_path / "7.sqlite",
+                           progress=False, n_boot=100)
+    assert again.generated == 0  # nothing changed: nothing generated
+    second = json.loads((many / "results.json").read_text())
+    assert stable(first) == stable(second)
+
+
+def test_adapter_changed_in_place_is_a_new_checkpoint(env, tmp_path: Path) -> None:
+    from benchmark.tiny import make_lora_adapter
+
+    entry = make_entry(tmp_path, env)
+    cache = tmp_path / "c.sqlite"
+    evaluate_entry(entry, cache_path=cache, progress=False, n_boot=50)
+    make_lora_adapter(env["base"], entry / "step-2", seed=99)  # overwrite in place
+    rerun = evaluate_entry(entry, cache_path=cache, progress=False, n_boot=50)
+    assert rerun.generated == 3 * 10  # only step 2's cells
+
+
+def test_kill_and_resume_gives_identical_results(env, tmp_path: Path) -> None:
+    reference = make_entry(tmp_path, env, "ref")
+    evaluate_entry(reference, batch_size=1, cache_path=tmp_path / "ref.sqlite",
+                   progress=False, n_boot=100)
+    entry = make_entry(tmp_path, env, "killed")
+    cache = tmp_path / "killed.sqlite"
+    command = [sys.executable, "-m", "benchmark.cli", "evaluate", "--submission", str(entry),
+               "--batch-size", "1", "--cache", str(cache), "--bootstrap", "100", "--quiet"]
+    process = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    done_before_kill = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if cache.exists():
+            try:
+                with sqlite3.connect(cache) as db:
+                    done_before_kill = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+            except sqlite3.OperationalError:
+                done_before_kill = 0
+            if done_before_kill >= 25:
+                break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (entry / "results.json").exists()
+    with sqlite3.connect(cache) as db:
+        kept = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+    assert 25 <= kept < 120
+    resumed = subprocess.run(command, env=os.environ.copy(), capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"generated {120 - kept} prediction(s)" in resumed.stdout  # nothing twice
+    assert predictions(entry) == predictions(reference)
+    assert stable(json.loads((entry / "results.json").read_text())) == stable(
+        json.loads((reference / "results.json").read_text())
+    )
+
+
+def test_replay_rescores_saved_predictions(env, tmp_path: Path) -> None:
+    entry = make_entry(tmp_path, env)
+    hf = evaluate_entry(entry, cache_path=tmp_path / "c.sqlite", progress=False, n_boot=100)
+    replay = evaluate_entry(entry, backend="replay", out_dir=tmp_path / "replayed",
+                            progress=False, n_boot=100)
+    assert replay.generated == 0 or replay.results["matrix"] == hf.results["matrix"]
+    assert replay.results["matrix"] == hf.results["matrix"]
+    assert replay.results["metrics"] == hf.results["metrics"]
+    (entry / "predictions" / "step-02" / "b.jsonl").write_text("")
+    with pytest.raises(BenchmarkError, match="have no prediction"):
+        evaluate_entry(entry, backend="replay", out_dir=tmp_path / "again", progress=False)
+
+
+def test_partial_grid_writes_nothing(env, tmp_path: Path) -> None:
+    entry = make_entry(tmp_path, env)
+    outcome = evaluate_entry(entry, limit=2, steps=[0, 1], tasks=["a"],
+                             cache_path=tmp_path / "c.sqlite", progress=False, n_boot=50)
+    assert outcome.written is None and not (entry / "results.json").exists()
+    assert outcome.results["matrix"][0][0] is not None and outcome.results["matrix"][2][0] is None
+    assert outcome.generated == 4
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"suite_version": 2}, "suite_version 2 but toy is version 1"),
+        ({"checkpoints": [{"step": 1, "task": "a", "kind": "lora", "path": "step-1"}]},
+         "1 checkpoints for a 3-task order"),
+        ({"checkpoints": [{"step": i, "task": t, "kind": "lora", "path": f"step-{i}"}
+                          for i, t in enumerate(["b", "a", "c"], start=1)]},
+         "checkpoints[0] is for task 'b'"),
+    ],
+)
+def test_inconsistent_submission_is_refused(env, tmp_path: Path, changes, message) -> None:
+    entry = make_entry(tmp_path, env, **changes)
+    with pytest.raises(SubmissionError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        evaluate_entry(entry, cache_path=tmp_path / "c.sqlite", progress=False)

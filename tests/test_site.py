@@ -1,0 +1,439 @@
+"""The static leaderboard: files, relative links, downloads, rank groups, failures, escaping."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pandas as pd
+import pytest
+from sitefixtures import (
+    PAYLOAD,
+    PAYLOAD_IMG,
+    PAYLOAD_SCRIPT,
+    PAYLOAD_SUITE,
+    write_board,
+    write_entry,
+    write_payload_entry,
+)
+
+from benchmark.errors import BenchmarkError
+from benchmark.site import (
+    SITE_MARKER,
+    MetricResult,
+    SiteError,
+    fmt_number,
+    fmt_parameters,
+    rank_groups_by_interval,
+    site_build,
+    slug,
+)
+
+SHAPES = ["joint-mtl", "moe-router", "replay-lora", "seq-lora", "small-base"]
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, and the page's visible text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(path: Path) -> Tags:
+    parser = Tags()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Path]]:
+    root = tmp_path_factory.mktemp("site")
+    submissions = root / "submissions"
+    entries = write_board(submissions)
+    entries["payload-entry"] = write_payload_entry(submissions)
+    index = site_build(submissions, root / "out")
+    return index.parent, submissions, entries
+
+
+def html_pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def test_files_exist(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, _ = built
+    for name in (
+        "index.html",
+        "leaderboard.json",
+        "static/site.css",
+        "static/site.js",
+        "shapes-v1.csv",
+        "routing-v1.csv",
+        SITE_MARKER,
+    ):
+        assert (site / name).is_file(), name
+    for entry in SHAPES:
+        assert (site / "shapes-v1" / f"{entry}.html").is_file()
+    for task in ("colour", "shape", "count", "position"):
+        assert (site / "shapes-v1" / "tasks" / f"{task}.html").is_file()
+    for task in ("chartqa-ft", "mmbench", "docvqa"):
+        assert (site / "routing-v1" / "tasks" / f"{task}.html").is_file()
+    payload_dir = site / f"{slug(PAYLOAD_SUITE)}-v1"
+    assert (payload_dir / "payload-entry.html").is_file()
+    assert len(list((payload_dir / "tasks").glob("*.html"))) == 3
+    assert not (site / "msvqa-v1.csv").exists()  # the empty suite has no CSV
+
+
+def test_links_are_relative_and_resolve(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, _ = built
+    checked = 0
+    for page in html_pages(site):
+        ids = {attrs.get("id") for _, attrs in parse(page).tags}
+        for tag, attrs in parse(page).tags:
+            for attr in ("href", "src"):
+                url = attrs.get(attr)
+                if url is None:
+                    continue
+                parts = urlsplit(url)
+                if tag == "a" and parts.scheme == "https":
+                    continue  # paper / code links
+                if url.startswith("data:"):
+                    assert tag == "link" and attrs.get("rel") == "icon"
+                    continue
+                assert not parts.scheme and not parts.netloc, f"{page}: {url}"
+                assert not url.startswith("/"), f"{page}: absolute path {url}"
+                if not parts.path:
+                    assert parts.fragment in ids, f"{page}: missing anchor {url}"
+                    continue
+                target = (page.parent / unquote(parts.path)).resolve()
+                assert target.is_file(), f"{page}: {url} does not resolve"
+                assert site.resolve() in target.parents
+                if parts.fragment:
+                    assert parts.fragment in {a.get("id") for _, a in parse(target).tags}
+                checked += 1
+    assert checked > 100
+
+
+def test_no_external_resources(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, _ = built
+    external_links = 0
+    for page in html_pages(site):
+        for tag, attrs in parse(page).tags:
+            for attr in ("src", "href", "srcset", "poster", "data", "action", "xlink:href"):
+                url = (attrs.get(attr) or "").strip().lower()
+                if url.startswith(("http://", "https://", "//")):
+                    assert tag == "a" and attr == "href", f"{page}: <{tag} {attr}={url}>"
+                    assert url.startswith("https://")
+                    assert attrs.get("rel") == "noopener noreferrer"
+                    external_links += 1
+                assert not url.startswith(("javascript:", "file:")), f"{page}: {url}"
+        text = page.read_text(encoding="utf-8")
+        assert "@import" not in text and "url(" not in text
+    css = (site / "static" / "site.css").read_text(encoding="utf-8")
+    js = (site / "static" / "site.js").read_text(encoding="utf-8")
+    assert "url(" not in css and "@import" not in css and "http" not in css
+    for word in ("http", "fetch(", "XMLHttpRequest", "innerHTML", "eval(", "import("):
+        assert word not in js, word
+    assert external_links >= 2 * 7  # paper and code on every entry page
+
+
+def test_leaderboard_json(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, entries = built
+    data = json.loads((site / "leaderboard.json").read_text(encoding="utf-8"))
+    assert data["schema"] == "mllmcl-bench/leaderboard/1"
+    assert data["metric_definitions"] == 1 and "overlap" in data["rank_rule"]
+    by_name = {e["name"]: e for e in data["entries"]}
+    assert set(by_name) == {*SHAPES, "probe-one", "payload-entry"}
+    assert [e["name"] for e in data["entries"] if e["suite"] == "shapes"] == SHAPES
+    for name, entry_dir in entries.items():
+        row = by_name[name]
+        results = json.loads((entry_dir / "results.json").read_text(encoding="utf-8"))
+        assert row["results"]["matrix"] == results["matrix"]
+        assert row["results"]["metrics"] == results["metrics"]
+        assert row["results"]["provenance"] == results["provenance"]
+        assert row["submission"]["name"] == name
+        assert (site / row["page"]).is_file()
+    assert by_name["replay-lora"]["submission"]["replay_buffer"] == 200
+    assert by_name["moe-router"]["verified"] is False
+    assert by_name["payload-entry"]["submission"]["method"] == PAYLOAD
+    assert {s["suite"]: s["entries"] for s in data["suites"]}["msvqa"] == 0
+    assert [by_name[n]["rank_group"] for n in SHAPES] == [1, 2, 3, 4, 5]
+    assert by_name["probe-one"]["results"]["metrics"]["bwt"]["value"] is None
+
+
+def test_csv_rows_and_values(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, entries = built
+    frame = pd.read_csv(site / "shapes-v1.csv")
+    assert list(frame["name"]) == SHAPES
+    assert list(frame["rank_group"]) == [1, 2, 3, 4, 5]
+    for _, row in frame.iterrows():
+        results = json.loads((entries[row["name"]] / "results.json").read_text())
+        for metric in ("last", "avg", "bwt", "forgetting", "fwt", "mft", "zero_shot_gain"):
+            want = results["metrics"][metric]
+            if want["value"] is None:
+                assert pd.isna(row[metric]) and pd.isna(row[f"{metric}_ci_low"])
+                continue
+            assert math.isclose(row[metric], want["value"])
+            assert math.isclose(row[f"{metric}_ci_low"], want["ci95"][0])
+            assert math.isclose(row[f"{metric}_ci_high"], want["ci95"][1])
+    rows = frame.set_index("name")
+    assert (
+        rows.loc["replay-lora", "uses_replay"] and rows.loc["replay-lora", "replay_buffer"] == 200
+    )
+    assert rows.loc["moe-router", "task_id_at_inference"]
+    assert not rows.loc["moe-router", "verified"] and rows.loc["seq-lora", "verified"]
+    assert rows.loc["small-base", "extra_data"] == "10k synthetic captions"
+    assert rows.loc["small-base", "parameters"] == 1_500_000_000
+    assert math.isclose(rows.loc["seq-lora", "last_pct_of_joint"], 100 * 64.5 / 84.0)
+    assert rows.loc["seq-lora", "joint_reference"] == "joint-mtl"
+    assert pd.isna(rows.loc["small-base", "last_pct_of_joint"])  # no joint on its base model
+    routing = pd.read_csv(site / "routing-v1.csv")
+    assert list(routing["name"]) == ["probe-one"] and pd.isna(routing.loc[0, "bwt"])
+
+
+def test_csv_neutralises_formulas(tmp_path: Path) -> None:
+    write_entry(tmp_path / "subs", "formula", method='=HYPERLINK("https://x")')
+    site = site_build(tmp_path / "subs", tmp_path / "out").parent
+    frame = pd.read_csv(site / "shapes-v1.csv")
+    assert frame.loc[0, "method"] == '\'=HYPERLINK("https://x")'
+
+
+def m(value: float | None, low: float | None = None, high: float | None = None) -> MetricResult:
+    ci = None if low is None or high is None else (low, high)
+    return MetricResult(value=value, ci95=ci)
+
+
+def test_rank_groups_by_interval() -> None:
+    groups = rank_groups_by_interval(
+        {
+            "a": m(80, 78, 82),
+            "b": m(79, 77.5, 80.5),  # overlaps a → group 1
+            "c": m(77, 75, 77.9),  # overlaps b but not a → leads group 2
+            "d": m(76, 74, 78),  # overlaps c → group 2 (and a: 78 ≥ 78, ends count)
+            "e": m(70, 69, 71),
+            "f": m(None),
+            "g": None,
+        }
+    )
+    assert groups == {"a": 1, "b": 1, "c": 2, "d": 1, "e": 3, "f": None, "g": None}
+    # no interval: the point itself; lower is better reverses the order
+    assert rank_groups_by_interval({"x": m(5), "y": m(5), "z": m(6)}) == {"z": 1, "x": 2, "y": 2}
+    lower = rank_groups_by_interval({"x": m(1, 0, 2), "y": m(5, 4, 6)}, higher_is_better=False)
+    assert lower == {"x": 1, "y": 2}
+    assert rank_groups_by_interval({}) == {}
+
+
+def test_index_table(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, _ = built
+    html = (site / "index.html").read_text(encoding="utf-8")
+    page = parse(site / "index.html")
+    rows = [a for t, a in page.tags if t == "tr" and a.get("data-name")]
+    shapes_rows = [a["data-name"] for a in rows if a["data-name"] in SHAPES]
+    assert shapes_rows == SHAPES
+    replay = next(a for a in rows if a["data-name"] == "replay-lora")
+    assert replay["data-replay"] == "yes" and replay["data-verified"] == "verified"
+    moe = next(a for a in rows if a["data-name"] == "moe-router")
+    assert moe["data-task-id"] == "yes" and moe["data-verified"] == "self-reported"
+    assert "entries whose 95% intervals overlap the group leader" in html.lower()
+    assert "No entries for this suite yet" in html  # msvqa
+    assert "needs at least two steps" in html  # routing: T = 1, bwt is null with a reason
+    assert "row 0 missing: no base run" in html  # a null metric's reason
+    assert "last vs joint" in html and "76.8%" in html
+    assert "negative = forgetting" in html and "positive = forgetting" in html
+    assert "Metric definitions version 1" in html
+    assert 'data-value="64.5"' in html  # numeric sort key, not the displayed text
+    assert "\u22126.0" in html  # a negative bwt with a real minus sign
+
+
+def test_entry_page(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, entries = built
+    page = site / "shapes-v1" / "seq-lora.html"
+    html = page.read_text(encoding="utf-8")
+    tags = parse(page).tags
+    cells = [a for t, a in tags if t == "g" and "cell" in (a.get("class") or "").split()]
+    assert len(cells) == 5 * 4
+    results = json.loads((entries["seq-lora"] / "results.json").read_text())
+    for key in results["task_hashes"].values():
+        assert key in html
+    for ckpt in results["provenance"]["checkpoints"]:
+        assert ckpt["content_sha256"] in html
+    assert results["provenance"]["chat_template_sha256"] in html
+    assert "42 min 05 s" in html and "transformers" in html and "5.17.0" in html
+    assert "hf://org/seq-lora@" in html  # checkpoint sources with revisions
+    links = [a for t, a in tags if t == "a" and (a.get("href") or "").startswith("https://")]
+    assert {a["href"] for a in links} == {
+        "https://arxiv.org/abs/2506.05453",
+        "https://github.com/example/method",
+    }
+    probe_page = (site / "routing-v1" / "probe-one.html").read_text(encoding="utf-8")
+    assert "Probes" in probe_page and 'data-probe="mmbench"' in probe_page
+    assert "needs at least two steps" in probe_page
+
+
+def test_null_cell_shows_reason(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, _ = built
+    html = (site / f"{slug(PAYLOAD_SUITE)}-v1" / "payload-entry.html").read_text()
+    assert "not evaluated" in html
+
+
+def test_task_page(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, entries = built
+    page = site / "shapes-v1" / "tasks" / "shape.html"
+    tags = parse(page).tags
+    assert [a["data-name"] for t, a in tags if t == "tr" and a.get("data-name")] == SHAPES
+    html = page.read_text(encoding="utf-8")
+    assert html.count('class="series') == len(SHAPES)
+    results = json.loads((entries["replay-lora"] / "results.json").read_text())
+    assert fmt_number(results["matrix"][4][1]) in html
+
+
+def test_output_is_escaped(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, _ = built
+    for page in html_pages(site):
+        html = page.read_text(encoding="utf-8")
+        assert "<script>window" not in html, page
+        assert "<img" not in html, page
+        for tag, attrs in parse(page).tags:
+            assert not any(k.startswith("on") for k in attrs), f"{page}: <{tag} {attrs}>"
+            if tag == "script":
+                assert attrs.get("src", "").endswith("static/site.js")
+    payload_page = site / f"{slug(PAYLOAD_SUITE)}-v1" / "payload-entry.html"
+    text = "".join(parse(payload_page).text)
+    for payload in (PAYLOAD, PAYLOAD_SCRIPT, PAYLOAD_IMG):
+        assert payload in text
+
+
+def test_bad_results_fail_naming_the_file(tmp_path: Path) -> None:
+    subs = tmp_path / "subs"
+    write_entry(subs, "good")
+    bad = write_entry(subs, "bad")
+    out = tmp_path / "out"
+    site_build(subs, out)
+    before = (out / "index.html").read_bytes()
+    cases = {
+        "{not json": "invalid JSON",
+        json.dumps({"schema": "mllmcl-bench/results/1"}): "field",
+    }
+    original = (bad / "results.json").read_text()
+    for text, message in cases.items():
+        (bad / "results.json").write_text(text)
+        with pytest.raises(SiteError) as info:
+            site_build(subs, out)
+        assert str(bad / "results.json") in str(info.value) and message in str(info.value)
+        assert isinstance(info.value, BenchmarkError)
+        assert (out / "index.html").read_bytes() == before  # the old site stays
+    data = json.loads(original)
+    data["matrix"][1][0] = 150.0
+    (bad / "results.json").write_text(json.dumps(data))
+    with pytest.raises(
+        SiteError, match=r"bad/results\.json: field .*matrix\[1\].*outside 0\.\.100"
+    ):
+        site_build(subs, out)
+    (bad / "results.json").unlink()
+    with pytest.raises(SiteError, match=r"bad/results\.json: not found"):
+        site_build(subs, out)
+
+
+@pytest.mark.parametrize(
+    ("change", "file", "message"),
+    [
+        ({"method_family": "magic"}, "submission.yaml", "field method_family"),
+        ({"paper": "javascript:alert(1)"}, "submission.yaml", "https:// URL"),
+        ({"name": "other-name"}, "submission.yaml", "must equal the folder name"),
+        ({"suite": "routing"}, "submission.yaml", "but the entry is under shapes/"),
+        ({"suite_version": 2}, "results.json", "submission.yaml says"),
+    ],
+)
+def test_bad_submission_fails_naming_the_file(
+    tmp_path: Path, change: dict, file: str, message: str
+) -> None:
+    import yaml
+
+    entry = write_entry(tmp_path / "subs", "entry")
+    path = entry / "submission.yaml"
+    data = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**data, **change}))
+    with pytest.raises(SiteError) as info:
+        site_build(tmp_path / "subs", tmp_path / "out")
+    assert str(entry / file) in str(info.value) and message in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_results_of_other_metric_definitions_fail(tmp_path: Path) -> None:
+    entry = write_entry(tmp_path / "subs", "entry", results={"metric_definitions": 2})
+    with pytest.raises(SiteError, match="metric_definitions 2") as info:
+        site_build(tmp_path / "subs", tmp_path / "out")
+    assert str(info.value).startswith(str(entry / "results.json"))
+
+
+def test_output_folder_safety_and_rebuild(tmp_path: Path) -> None:
+    subs = tmp_path / "subs"
+    write_entry(subs, "one")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    with pytest.raises(SiteError, match="refusing to replace"):
+        site_build(subs, foreign)
+    assert (foreign / "keep.txt").read_text() == "mine"
+    out = tmp_path / "out"
+    site_build(subs, out)
+    first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    (out / "stale.html").write_text("old")
+    site_build(subs, out)
+    second = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert first == second  # deterministic, and stale files are gone
+    assert not list(tmp_path.glob(".*building*"))
+
+
+def test_empty_and_missing_submissions(tmp_path: Path) -> None:
+    (tmp_path / "subs").mkdir()
+    index = site_build(tmp_path / "subs", tmp_path / "out")
+    assert "No entries yet" in index.read_text()
+    data = json.loads((index.parent / "leaderboard.json").read_text())
+    assert data["entries"] == [] and data["suites"] == []
+    with pytest.raises(SiteError, match="submissions folder not found"):
+        site_build(tmp_path / "nope", tmp_path / "out2")
+
+
+def test_formatting() -> None:
+    assert fmt_number(-2.04, signed=True) == "\u22122.0"
+    assert fmt_number(2.04, signed=True) == "+2.0"
+    assert fmt_number(-0.01, signed=True) == "0.0"
+    assert fmt_number(None) == "\u2014" and fmt_number(float("nan")) == "\u2014"
+    assert fmt_parameters(7_000_000_000) == "7B"
+    assert fmt_parameters(6_740_000_000) == "6.7B"
+    assert fmt_parameters(350_000_000) == "350M"
+    assert fmt_parameters(None) == "\u2014"
+    assert slug("colour") == "colour"
+    assert slug("Colour") != slug("colour") and "/" not in slug("a/../b")
+    assert slug("..") != ".." and slug("") != ""
+
+
+def test_site_reads_only_its_inputs() -> None:
+    """site.py imports no model, backend, evaluator or suite code."""
+    code = (
+        "import sys, benchmark.site; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('benchmark', 'torch', "
+        "'transformers', 'vllm')))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert set(loaded) <= {
+        "benchmark",
+        "benchmark.site",
+        "benchmark.submission",
+        "benchmark.errors",
+    }, loaded

@@ -1,0 +1,332 @@
+"""The built leaderboard in a real headless Chromium (Playwright), loaded from ``file://``.
+
+These tests fail, never skip, when Chromium is missing: the session fixture installs Debian's
+``chromium`` with apt-get (CI machines start without it) and fails with a clear message if
+that does not work.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, sync_playwright
+from sitefixtures import (
+    PAYLOAD,
+    PAYLOAD_IMG,
+    PAYLOAD_SCRIPT,
+    PAYLOAD_SUITE,
+    write_board,
+    write_payload_entry,
+)
+
+from benchmark.site import fmt_number, site_build, slug
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHAPES = ["joint-mtl", "moe-router", "replay-lora", "seq-lora", "small-base"]
+BOARD = "#board-shapes-v1"
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's chromium; installed with apt-get when absent (fails, never skips)."""
+    path = shutil.which("chromium")
+    if path is not None:
+        return path
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        try:
+            subprocess.run(
+                command, check=True, capture_output=True, text=True, env=env, timeout=600
+            )
+            error = None
+        except (OSError, subprocess.SubprocessError) as exc:
+            error = (getattr(exc, "stderr", None) or str(exc)).strip()[-500:]
+        if error is not None:
+            pytest.fail(
+                f"the browser tests need Debian's chromium, and `{' '.join(command)}` failed: "
+                f"{error}\nInstall it (apt-get update && apt-get install -y chromium) and run "
+                "the tests again.",
+                pytrace=False,
+            )
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("apt-get installed chromium, but no `chromium` is on PATH", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("browser-site")
+    write_board(root / "submissions")
+    write_payload_entry(root / "submissions")
+    return site_build(root / "submissions", root / "out").parent
+
+
+@dataclass
+class Watch:
+    """What went wrong while pages were open: console errors, page errors, failed or
+    non-file requests (those are aborted: nothing may leave the machine)."""
+
+    problems: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def watch() -> Watch:
+    return Watch()
+
+
+def _open(browser: Browser, watch: Watch, *, javascript: bool = True) -> Iterator[Page]:
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 900}, java_script_enabled=javascript
+    )
+
+    def route(route: Route) -> None:
+        url = route.request.url
+        watch.requests.append(url)
+        if url.startswith("file://"):
+            route.continue_()
+        else:
+            watch.problems.append(f"external request {url}")
+            route.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and watch.problems.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: watch.problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: watch.problems.append(f"failed: {r.url} {r.failure}"))
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page(browser: Browser, watch: Watch) -> Iterator[Page]:
+    yield from _open(browser, watch)
+    assert watch.problems == []
+
+
+@pytest.fixture
+def page_no_js(browser: Browser, watch: Watch) -> Iterator[Page]:
+    yield from _open(browser, watch, javascript=False)
+    assert watch.problems == []
+
+
+def url(site: Path, relative: str) -> str:
+    return (site / relative).as_uri()
+
+
+def column_values(page: Page, key: str) -> list[str]:
+    """The data values of one metric column, visible rows only, top to bottom."""
+    return page.eval_on_selector(
+        BOARD,
+        """(table, key) => {
+            const index = Array.from(table.tHead.rows[0].cells)
+                .findIndex((th) => th.dataset.key === key);
+            return Array.from(table.tBodies[0].rows)
+                .filter((row) => !row.hidden)
+                .map((row) => row.cells[index].dataset.value);
+        }""",
+        key,
+    )
+
+
+def visible_names(page: Page, table: str = BOARD) -> list[str]:
+    return page.eval_on_selector(
+        table,
+        "(t) => Array.from(t.tBodies[0].rows).filter((r) => r.offsetParent !== null)"
+        ".map((r) => r.dataset.name)",
+    )
+
+
+def test_every_page_loads_cleanly(page: Page, site: Path, watch: Watch) -> None:
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 15
+    for path in pages:
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        font = page.evaluate("getComputedStyle(document.body).fontFamily")
+        assert "system-ui" in font, f"{path}: stylesheet not applied"
+        assert page.evaluate("document.styleSheets.length") == 1
+    assert watch.problems == []
+    assert all(u.startswith("file://") for u in watch.requests)
+    assert any(u.endswith("/static/site.js") for u in watch.requests)
+
+
+def test_sort_by_metric_columns(page: Page, site: Path) -> None:
+    page.goto(url(site, "index.html"))
+    header = f"{BOARD} th[data-key='{{}}'] button.sort"
+    for key, first in (("last", "descending"), ("bwt", "descending"), ("forgetting", "ascending")):
+        page.click(header.format(key))
+        values = column_values(page, key)
+        numbers = [float(v) for v in values if v]
+        assert numbers == sorted(numbers, reverse=first == "descending"), (key, values)
+        assert page.get_attribute(f"{BOARD} th[data-key='{key}']", "aria-sort") == first
+        page.click(header.format(key))
+        numbers = [float(v) for v in column_values(page, key) if v]
+        assert numbers == sorted(numbers, reverse=first != "descending"), key
+    # last ascending: small-base (45.0) first … joint-mtl (84.0) last
+    page.click(header.format("last"))
+    page.click(header.format("last"))
+    assert page.get_attribute(f"{BOARD} th[data-key='last']", "aria-sort") == "ascending"
+    assert visible_names(page) == [
+        "small-base",
+        "seq-lora",
+        "replay-lora",
+        "moe-router",
+        "joint-mtl",
+    ]
+    # a null value (moe-router's fwt) stays last in both directions
+    for _ in range(2):
+        page.click(header.format("fwt"))
+        assert column_values(page, "fwt")[-1] == ""
+    # the numeric sort uses the data value: 7B sorts above 1.5B, not as text
+    page.click(f"{BOARD} thead th:nth-child(4) button.sort")
+    assert visible_names(page)[-1] == "small-base"
+    # text columns sort too
+    page.click(f"{BOARD} thead th:nth-child(2) button.sort")
+    methods = page.eval_on_selector_all(
+        f"{BOARD} tbody td.method a", "(els) => els.map((e) => e.textContent)"
+    )
+    assert methods == sorted(methods, key=str.lower)
+
+
+FILTER_CASES = [
+    ("baseModel", "org/small-vlm", ["small-base"]),
+    ("family", "replay", ["replay-lora"]),
+    ("family", "joint", ["joint-mtl"]),
+    ("replay", "yes", ["replay-lora"]),
+    ("replay", "no", ["joint-mtl", "moe-router", "seq-lora", "small-base"]),
+    ("taskId", "yes", ["moe-router"]),
+    ("extraData", "yes", ["small-base"]),
+    ("verified", "self-reported", ["moe-router"]),
+    ("verified", "verified", ["joint-mtl", "replay-lora", "seq-lora", "small-base"]),
+]
+
+
+def test_filters(page: Page, site: Path) -> None:
+    """Each filter (base model, flags, method family) hides exactly the rows that differ."""
+    page.goto(url(site, "index.html"))
+    form = "form[data-table='board-shapes-v1']"
+    assert page.is_visible(form)
+    assert page.text_content(f"{form} .shown") == f"showing {len(SHAPES)} of {len(SHAPES)}"
+    for attr, value, expected in FILTER_CASES:
+        page.select_option(f"{form} select[data-attr='{attr}']", value)
+        assert visible_names(page) == expected, (attr, value)
+        shown = page.text_content(f"{form} .shown")
+        assert shown == f"showing {len(expected)} of {len(SHAPES)}"
+        page.click(f"{form} button[type='reset']")
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('#board-shapes-v1 tbody tr'))"
+            ".every((r) => !r.hidden)"
+        )
+        assert visible_names(page) == SHAPES
+
+
+def test_filters_combine(page: Page, site: Path) -> None:
+    page.goto(url(site, "index.html"))
+    form = "form[data-table='board-shapes-v1']"
+    page.select_option(f"{form} select[data-attr='baseModel']", "org/tiny-vlm")
+    page.select_option(f"{form} select[data-attr='verified']", "verified")
+    assert visible_names(page) == ["joint-mtl", "replay-lora", "seq-lora"]
+    page.click(f"{BOARD} th[data-key='last'] button.sort")
+    page.click(f"{BOARD} th[data-key='last'] button.sort")  # sorting keeps the filter
+    assert visible_names(page) == ["seq-lora", "replay-lora", "joint-mtl"]
+
+
+def test_heatmap_values(page: Page, site: Path) -> None:
+    import json
+
+    results = json.loads(
+        (site.parent / "submissions/shapes/seq-lora/results.json").read_text(encoding="utf-8")
+    )
+    page.goto(url(site, "shapes-v1/seq-lora.html"))
+    columns = results["tasks"] + results["probes"]
+    assert page.locator("svg.heatmap g.cell").count() == len(results["matrix"]) * len(columns)
+    for step, row in enumerate(results["matrix"]):
+        for task, value in zip(columns, row, strict=True):
+            cell = page.locator(f"svg.heatmap g.cell[data-step='{step}'][data-task='{task}']")
+            text = fmt_number(value)
+            assert cell.locator("text").text_content() == text
+            title = cell.locator("title").text_content()
+            assert title.endswith(f"task {task}: {text}") and title.startswith(f"step {step} ")
+            td = page.locator(f"table.matrix-table td[data-step='{step}'][data-task='{task}']")
+            assert td.text_content().strip() == text
+    trained = page.locator("svg.heatmap g.cell.trained")
+    assert trained.count() == len(results["tasks"])
+    # the line chart: one line per task with a legend
+    assert page.locator("svg.linechart g.series").count() == len(columns)
+    legend = page.locator("svg.linechart g.legend text").all_text_contents()
+    assert legend == columns
+
+
+def test_null_cell_in_heatmap(page: Page, site: Path) -> None:
+    page.goto(url(site, f"{slug(PAYLOAD_SUITE)}-v1/payload-entry.html"))
+    cell = page.locator("svg.heatmap g.cell.null")
+    assert cell.count() == 1
+    assert cell.locator("text").text_content() == "\u2014"
+    assert "not evaluated" in cell.locator("title").text_content()
+
+
+def test_injection_payloads_are_inert(page: Page, site: Path) -> None:
+    section = f"{slug(PAYLOAD_SUITE)}-v1"
+    pages = ["index.html", f"{section}/payload-entry.html"]
+    pages += [p.relative_to(site).as_posix() for p in sorted((site / section / "tasks").iterdir())]
+    for relative in pages:
+        page.goto(url(site, relative))
+        page.wait_for_load_state("load")
+        page.mouse.move(400, 400)
+        assert page.evaluate("typeof window.__pwned") == "undefined", relative
+        assert page.locator("img").count() == 0, relative
+        assert page.locator("script").count() == 1, relative  # static/site.js only
+        text = page.inner_text("body")
+        for payload in (PAYLOAD_SCRIPT, PAYLOAD_IMG):
+            assert payload in text, (relative, payload)
+    page.goto(url(site, f"{section}/payload-entry.html"))
+    body = page.inner_text("body")
+    assert PAYLOAD.split(" javascript:")[0] in body and "javascript:window.__pwned=1" in body
+    hrefs = page.eval_on_selector_all("a", "(els) => els.map((e) => e.getAttribute('href'))")
+    assert not [h for h in hrefs if h and h.lower().startswith("javascript:")]
+    # the payload base model is a filter option and filters like any other value
+    page.goto(url(site, "index.html"))
+    form = f"form[data-table='board-{section}']"
+    page.select_option(f"{form} select[data-attr='baseModel']", PAYLOAD)
+    assert visible_names(page, f"[id='board-{section}']") == ["payload-entry"]
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_readable_without_javascript(page_no_js: Page, site: Path) -> None:
+    page_no_js.goto(url(site, "index.html"))
+    assert visible_names(page_no_js) == SHAPES  # the full table, in rank order
+    assert not page_no_js.is_visible("form.filters")
+    assert page_no_js.locator("th button.sort").count() == 0
+    text = page_no_js.inner_text(BOARD)
+    assert "84.0" in text and "82.5 \u2013 85.5" in text
+
+
+def test_task_page_chart(page: Page, site: Path) -> None:
+    page.goto(url(site, "shapes-v1/tasks/count.html"))
+    assert page.locator("svg.linechart g.series").count() == len(SHAPES)
+    rows = page.locator("table.task-table tbody tr")
+    assert rows.count() == len(SHAPES)
+    assert page.locator("table.task-table td.trained").count() == len(SHAPES)

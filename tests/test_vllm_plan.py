@@ -1,0 +1,96 @@
+"""The vLLM request plan, tested without vLLM: unique adapter names and ids, rank rounding,
+and adapters vLLM would mishandle routed to the hf backend."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from benchmark.backends import GenerationJob, ModelSpec, PromptItem
+from benchmark.backends.vllm import inspect_adapter, lora_specs, max_lora_rank, plan_run
+from benchmark.errors import BenchmarkError
+
+LM = "base_model.model.model.language_model.layers.0.self_attn.q_proj"
+VISION = "base_model.model.model.vision_tower.vision_model.encoder.layers.0.self_attn.q_proj"
+
+
+def adapter(tmp_path: Path, name: str, *, tensors: list[str] = (LM,), **config: object) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(
+        json.dumps({"r": 8, "peft_type": "LORA", "bias": "none", **config})
+    )
+    weights = {f"{t}.lora_A.weight": np.zeros((2, 2), np.float32) for t in tensors}
+    save_file(weights, folder / "adapter_model.safetensors")
+    return folder
+
+
+def job(step: int, kind: str, path: Path, digest: str) -> GenerationJob:
+    model = ModelSpec(step, kind, path, Path("/base"), digest)
+    return GenerationJob(step, "t", model, 8, [PromptItem(f"k{step}", f"u{step}", "q", ())])
+
+
+@pytest.mark.parametrize(("ranks", "expected"), [([1], 1), ([8], 8), ([9], 16), ([8, 64], 64),
+                                                  ([100], 128), ([300], 320), ([512], 512)])
+def test_rank_rounds_up_to_an_allowed_value(ranks: list[int], expected: int) -> None:
+    assert max_lora_rank(ranks) == expected
+
+
+def test_rank_above_maximum_is_an_error() -> None:
+    with pytest.raises(BenchmarkError, match="exceeds"):
+        max_lora_rank([1024])
+
+
+def test_every_adapter_gets_a_unique_name_and_id(tmp_path: Path) -> None:
+    models = [ModelSpec(i, "lora", tmp_path / f"s{i}", tmp_path, f"{i:064x}") for i in range(1, 6)]
+    # two digests sharing the 8-hex prefix the id is derived from: ids must still differ
+    models.append(ModelSpec(6, "lora", tmp_path / "s6", tmp_path, "0" * 7 + "1" + "f" * 56))
+    specs = lora_specs(models)
+    assert len({s.name for s in specs.values()}) == len(specs) == 6
+    assert len({s.int_id for s in specs.values()}) == 6
+    assert all(s.int_id >= 1 for s in specs.values())
+    # the same content (a joint checkpoint reused at every step) gets the same request
+    again = lora_specs([*models, ModelSpec(7, "lora", tmp_path / "s1", tmp_path, f"{1:064x}")])
+    assert len(again) == 6
+
+
+@pytest.mark.parametrize(
+    ("config", "tensors", "reason"),
+    [
+        ({"modules_to_save": ["lm_head"]}, [LM], "modules_to_save ['lm_head']"),
+        ({"use_dora": True}, [LM], "DoRA"),
+        ({"bias": "lora_only"}, [LM], "LoRA bias"),
+        ({"init_lora_weights": "pissa"}, [LM], "init_lora_weights"),
+        ({}, [LM, VISION], "vision_tower"),
+        ({"r": 1024}, [LM], "rank 1024"),
+    ],
+)
+def test_unsupported_adapters_are_detected(tmp_path, config, tensors, reason) -> None:
+    check = inspect_adapter(adapter(tmp_path, "a", tensors=tensors, **config))
+    assert not check.supported
+    assert any(reason in r for r in check.reasons), check.reasons
+
+
+def test_plan_routes_unsupported_adapters_to_hf(tmp_path: Path) -> None:
+    ok1 = adapter(tmp_path, "ok1", r=16)
+    ok2 = adapter(tmp_path, "ok2", r=32, rank_pattern={"q_proj": 40})
+    bad = adapter(tmp_path, "bad", modules_to_save=["lm_head"])
+    jobs = [job(0, "base", Path("/base"), "b" * 64), job(1, "lora", ok1, "1" * 64),
+            job(2, "lora", bad, "2" * 64), job(3, "lora", ok2, "3" * 64),
+            job(4, "full", tmp_path / "full", "4" * 64)]
+    run = plan_run(jobs)
+    assert [j.step for j in run.engine_jobs["/base"]] == [0, 1, 3]
+    assert [j.step for j in run.hf_jobs] == [2]
+    assert [j.step for j in run.full_jobs] == [4]
+    assert run.max_lora_rank == 64  # max(16, 32, 40) rounded up
+    assert set(run.loras) == {"1" * 64, "3" * 64}
+    assert len(run.messages) == 1 and "step 2" in run.messages[0]
+
+
+def test_clean_adapter_is_supported(tmp_path: Path) -> None:
+    check = inspect_adapter(adapter(tmp_path, "a", target_modules=".*language_model.*q_proj"))
+    assert check.supported and check.rank == 8
