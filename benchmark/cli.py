@@ -22,6 +22,9 @@ examples:
   mllmcl-bench tasks show shapes/colour
   mllmcl-bench evaluate --submission submissions/shapes/seq-lora
   mllmcl-bench metrics matrix.csv --json
+  mllmcl-bench validate --base origin/main
+  mllmcl-bench site && open leaderboard/_site/index.html
+  mllmcl-bench demo
 
 Data goes to $MLLMCL_BENCH_HOME (default: the platform cache dir). Extra suite files are
 read from $MLLMCL_BENCH_TASKS (directories separated by ':').
@@ -90,6 +93,30 @@ def _evaluate(args: argparse.Namespace) -> str:
     return text
 
 
+def _site(args: argparse.Namespace) -> str:
+    from benchmark.site import site_build
+
+    index = site_build(args.submissions, args.out)
+    return f"built {index.parent}\nopen file://{index.resolve()}"
+
+
+def _validate(args: argparse.Namespace) -> str:
+    from benchmark.validate import format_reports, validate
+
+    reports = validate(args.entries, base=args.base, repo=args.repo)
+    text, ok = format_reports(reports)
+    if not ok:
+        print(text)
+        raise SystemExit(1)
+    return text
+
+
+def _demo(args: argparse.Namespace) -> str:
+    from benchmark.demo import run_demo
+
+    return run_demo(submissions=args.submissions, site_out=args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mllmcl-bench",
@@ -149,6 +176,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_evaluate)
+
+    p = commands.add_parser(
+        "validate", help="the checks a leaderboard pull request must pass",
+        description="Check leaderboard entries: schema, safe paths and file types, sizes, "
+        "prediction coverage, metrics recomputed from the predictions. With --base, check "
+        "that the changes since the merge base add exactly one entry and touch nothing else. "
+        "Exit status 1 when a check fails. Nothing from an entry is ever executed.",
+    )
+    p.add_argument("entries", nargs="*", type=Path, metavar="ENTRY",
+                   help="entry folders (default: every entry under submissions/)")
+    p.add_argument("--base", metavar="REF", help="git ref the pull request is based on")
+    p.add_argument("--repo", type=Path, default=Path("."), help="repository root (default .)")
+    p.set_defaults(run=_validate)
+
+    p = commands.add_parser(
+        "site", help="build the static leaderboard",
+        description="Render the leaderboard (HTML, leaderboard.json, one CSV per suite) from "
+        "the entries' submission.yaml and results.json. Open index.html from disk or serve the "
+        "folder from any static host.",
+    )
+    p.add_argument("--submissions", type=Path, default=Path("submissions"), metavar="DIR")
+    p.add_argument("--out", type=Path, default=Path("leaderboard/_site"), metavar="DIR")
+    p.set_defaults(run=_site)
+
+    p = commands.add_parser(
+        "demo", help="the whole pipeline on the built-in shapes suite (CPU, offline)",
+        description="Prepare shapes, build a tiny vision-language model, train three reference "
+        "baselines (sequential LoRA, + replay, joint), evaluate each on the full accuracy "
+        "matrix, and build the leaderboard. Checkpoints and predictions are cached.",
+    )
+    p.add_argument("--submissions", type=Path, default=Path("submissions"), metavar="DIR")
+    p.add_argument("--out", type=Path, default=Path("leaderboard/_site"), metavar="DIR")
+    p.set_defaults(run=_demo)
 
     p = commands.add_parser(
         "metrics", help="CL metrics of an accuracy matrix you already have",

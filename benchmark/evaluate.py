@@ -217,7 +217,8 @@ def _run_generation(plan_: Plan, runner: Backend, cache: PredictionCache | None,
     """Fill every cell's predictions from the cache and the backend; return # generated."""
     data_dir = suite_data_dir(plan_.suite.id)
     jobs: list[GenerationJob] = []
-    keyed: dict[str, tuple[Cell, str]] = {}
+    keyed: dict[str, list[tuple[Cell, str]]] = {}  # one key may serve several cells (joint)
+    queued: set[str] = set()
     fingerprints: dict[Path, str] = {}
     for cell in plan_.cells:
         task = plan_.suite.task(cell.task)
@@ -228,7 +229,7 @@ def _run_generation(plan_: Plan, runner: Backend, cache: PredictionCache | None,
                      for r in cell.records]
             jobs.append(GenerationJob(cell.step, cell.task, job_model, task.max_new_tokens, items))
             for item in items:
-                keyed[item.key] = (cell, item.uid)
+                keyed[item.key] = [(cell, item.uid)]
             continue
         if model.processor_path not in fingerprints:
             fingerprints[model.processor_path] = prompt_fingerprint(model.processor_path)
@@ -242,16 +243,18 @@ def _run_generation(plan_: Plan, runner: Backend, cache: PredictionCache | None,
                 generation=config,
                 prompt_fingerprint=fingerprints[model.processor_path],
             )
-            keyed[key] = (cell, record.uid)
+            keyed.setdefault(key, []).append((cell, record.uid))
             items.append(
                 PromptItem(key, record.uid, record.question,
                            tuple(data_dir / image for image in record.images))
             )
         cached = cache.get_many(item.key for item in items) if cache is not None else {}
         for key, prediction in cached.items():
-            owner, uid = keyed[key]
-            owner.predictions[uid] = prediction
-        missing = [item for item in items if item.key not in cached]
+            for owner, uid in keyed[key]:
+                owner.predictions[uid] = prediction
+        # The same checkpoint at several steps (a joint model) is generated once.
+        missing = [item for item in items if item.key not in cached and item.key not in queued]
+        queued.update(item.key for item in missing)
         if missing:
             jobs.append(GenerationJob(cell.step, cell.task, model, task.max_new_tokens, missing))
     total = sum(len(job.items) for job in jobs)
@@ -269,8 +272,8 @@ def _run_generation(plan_: Plan, runner: Backend, cache: PredictionCache | None,
             cache.put_many((item.key, item.uid, text) for item, text in zip(items, texts,
                                                                               strict=True))
         for item, text in zip(items, texts, strict=True):
-            owner, uid = keyed[item.key]
-            owner.predictions[uid] = text
+            for owner, uid in keyed[item.key]:
+                owner.predictions[uid] = text
         cell_key = (job.step, job.task)
         bar = bars.get(cell_key)
         if bar is None:

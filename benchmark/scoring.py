@@ -765,9 +765,8 @@ def _decide(letters: Iterable[str], valid: str) -> tuple[bool, str | None]:
 def _choose(text: str, choices: tuple[str, ...] | None) -> str | None:
     valid = LETTERS[: len(choices)] if choices is not None else LETTERS
     bare = text.strip(_DECOR)
-    if len(bare) == 1 and bare.isascii() and bare.isalpha():
-        if bare.upper() in valid:
-            return bare.upper()
+    if len(bare) == 1 and bare.isascii() and bare.isalpha() and bare.upper() in valid:
+        return bare.upper()
     for tier in (_answer_letters, _marker_letters):
         decided, letter = _decide(tier(text), valid)
         if decided:

@@ -38,7 +38,8 @@ from benchmark.suites import load_suite, records_path
 
 SUBMISSIONS_DIR = "submissions"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-ALLOWED_SUFFIXES = {".yaml", ".yml", ".json", ".jsonl", ".md", ".safetensors"}
+# Checkpoint folders also hold a chat template (.jinja) and tokenizer vocabularies (.txt).
+ALLOWED_SUFFIXES = {".yaml", ".yml", ".json", ".jsonl", ".md", ".safetensors", ".jinja", ".txt"}
 MAX_FILE_BYTES = {".safetensors": 200 << 20}
 DEFAULT_MAX_FILE = 50 << 20
 MAX_ENTRY_BYTES = 300 << 20

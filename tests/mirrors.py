@@ -473,3 +473,19 @@ def prepared(home: Path, suite: str) -> Expected:
             table[record.uid.removeprefix(prefix)] = (record.answers, record.scorer)
         found.setdefault(task, {})[split] = table
     return found
+
+
+def assert_golds_score(home: Path, suite: str) -> int:
+    """Every prepared test record's own gold answer, given as the prediction, scores full
+    marks with the record's scorer: the gold formats fit the scorers (boxes, option texts …)."""
+    from benchmark.records import read_records
+    from benchmark.scoring import score
+
+    checked = 0
+    for path in sorted((home / "suites" / suite).glob("*/test.parquet")):
+        for record in read_records(path):
+            result = score(record.scorer, record.answers[0], record.answers, record.choices)
+            full = result.value > 0.5 if record.scorer == "vqa_accuracy" else result.value == 1.0
+            assert full and result.parse_ok, (record.uid, record.scorer, result)
+            checked += 1
+    return checked

@@ -475,12 +475,15 @@ def test_paired_interval_much_narrower_than_unpaired() -> None:
 def test_bootstrap_coverage_simulation() -> None:
     """Coverage of the 95% interval over 400 simulated evaluations (T = 3, 300 items).
 
-    With 400 runs a perfect 95% interval lands in 93–97% about 93% of the time (one
-    standard error is 1.1 points); over eight seeds of this simulation `last` covered
-    92.5–95.5% and `bwt` 94–96%.
+    The truth is the metric of the true probabilities. With 400 runs, one standard error
+    of the coverage is 1.1 points, so even a perfect 95% interval falls outside 93–97% for
+    about one seed in ten. Over seeds 0–7 of this simulation (3,200 runs) `last` covered
+    94.6% on average (92.5–95.5% per seed) and `bwt` 94.8% (94–96%); seed 0 gives 95.0%
+    and 96.0%. A change to how replicates are drawn changes these numbers: check several
+    seeds before reading a failure here as a bug.
     """
     truth = cl_metrics(100 * TRUE_P)
-    rng = np.random.default_rng(2024)
+    rng = np.random.default_rng(0)
     runs = 400
     hits = dict.fromkeys(("last", "bwt"), 0)
     for run in range(runs):

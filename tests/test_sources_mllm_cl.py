@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mirrors import FIN_SUFFIXES, ability_mirror, domain_mirror, prepared
+from mirrors import FIN_SUFFIXES, ability_mirror, assert_golds_score, domain_mirror, prepared
 
 from benchmark.catalog import show_text
 from benchmark.errors import SourceError
@@ -26,6 +26,7 @@ def test_domain_from_mirror(home: Path, domain) -> None:
     mirror, expected = domain
     manifest = prepare_suite(load_suite("mllm-cl-domain"), from_dir=mirror)
     assert prepared(home, "mllm-cl-domain") == expected
+    assert assert_golds_score(home, "mllm-cl-domain") == 11
     assert manifest["counts"]["sci"] == {"train": 2, "test": 4}
     assert manifest["source"]["verified"] is False
     # raw files: JSONs and archives (not their members), each with its sha256
@@ -78,6 +79,7 @@ def test_ability_from_mirror_with_annotations(home: Path, tmp_path: Path) -> Non
     expected = ability_mirror(mirror)
     manifest = prepare_suite(load_suite("mllm-cl-ability"), from_dir=mirror)
     assert prepared(home, "mllm-cl-ability") == expected
+    assert assert_golds_score(home, "mllm-cl-ability") == 8
     assert "mathvista/data/testmini-00000-of-00001.parquet" in manifest["raw_files"]
     assert "mmt-bench/MMT-Bench_ALL.tsv" in manifest["raw_files"]
     math = {

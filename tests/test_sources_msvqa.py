@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mirrors import SCENARIOS, SHA, FakeHub, msvqa_mirror, prepared
+from mirrors import SCENARIOS, SHA, FakeHub, assert_golds_score, msvqa_mirror, prepared
 
 from benchmark.errors import SourceError
 from benchmark.paths import TASKS_ENV
@@ -36,6 +36,7 @@ def test_msvqa_from_mirror(home: Path, tmp_path: Path) -> None:
     assert all(len(suite.order(f"five-step-{s}")) == 5 for s in SCENARIOS)
     manifest = prepare_suite(suite, from_dir=mirror)
     assert prepared(home, "msvqa") == expected
+    assert assert_golds_score(home, "msvqa") == 40
     assert manifest["counts"]["indoor-5"] == {"train": 2, "test": 2}
     record = read_records(records_path("msvqa", "high-1"))[0]
     assert record.question == (

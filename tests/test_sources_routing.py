@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from mirrors import FakeHub, prepared, routing_mirror
+from mirrors import FakeHub, assert_golds_score, prepared, routing_mirror
 from PIL import Image
 
 from benchmark.errors import SourceError
@@ -31,6 +31,7 @@ def test_routing_from_mirror(home: Path, tmp_path: Path) -> None:
     assert suite.status == "reconstruction" and suite.probes == ["chartqa", "docvqa", "mmbench"]
     manifest = prepare_suite(suite, from_dir=mirror)
     assert prepared(home, "routing") == expected
+    assert assert_golds_score(home, "routing") == 20
     assert "chartqa/data/test-00000-of-00001.parquet" in manifest["raw_files"]
     assert "mllm-cl/Domain_data/RS/images.tar" in manifest["raw_files"]
     suite_dir = home / "suites" / "routing"

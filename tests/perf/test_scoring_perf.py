@@ -1,0 +1,159 @@
+"""Scoring throughput: items per second through ``score()`` for one million predictions.
+
+Run: ``.venv/bin/python -m pytest tests/perf/test_scoring_perf.py -s -p no:cacheprovider``.
+The predictions are built deterministically (index arithmetic, no randomness) as a mix of
+typical short answers, variants (casing, punctuation, articles, number words, "the answer
+is"), and unique strings that defeat the normalisers' caches; the caches are emptied before
+each timed pass, so the figures include their warm-up. Only sanity is asserted.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import pytest
+
+import benchmark.scoring as scoring
+from benchmark.scoring import aggregate, score
+
+pytestmark = pytest.mark.perf
+
+N = 1_000_000
+GOLD_POOL = 100_003  # distinct gold lists, about the size of a large VQA test split
+
+WORDS = [
+    "yes", "no", "2", "3", "1", "0", "red", "blue", "white", "black", "green", "dog", "cat",
+    "tennis", "frisbee", "pizza", "kitchen", "skateboarding", "left", "right", "man", "woman",
+    "wood", "grass", "snow", "water", "bus", "train", "giraffe", "umbrella", "10", "12:30",
+    "baseball bat", "stop sign", "fire hydrant", "cell phone", "hot dog", "teddy bear",
+]  # fmt: skip
+NUMBER_WORDS = {"0": "zero", "1": "one", "2": "two", "3": "three", "10": "ten"}
+
+
+def vqa_prediction(i: int) -> str:
+    word = WORDS[(i * 7919) % len(WORDS)]
+    kind = i % 8
+    if kind == 0:
+        return word.capitalize()
+    if kind == 1:
+        return f"{word}."
+    if kind == 2:
+        return f"the {word}"
+    if kind == 3:
+        return NUMBER_WORDS.get(word, word)
+    if kind == 4:
+        return f"{word} {i}"  # unique: a cache miss every time
+    if kind == 5:
+        return f"It is {word}, I think!"
+    return word
+
+
+def vqa_golds(j: int) -> tuple[str, ...]:
+    # 10 annotators agreeing more or less: 2-4 distinct answers per item
+    main = WORDS[(j * 31) % len(WORDS)]
+    second = WORDS[(j * 17 + 5) % len(WORDS)]
+    third = WORDS[(j * 13 + 11) % len(WORDS)]
+    split = 4 + j % 5
+    return (main,) * split + (second,) * (9 - split) + (f"{third} {j % 97}",)
+
+
+OPTION_SETS = [
+    ("cat", "dog", "bird", "fish"),
+    ("red", "green", "blue"),
+    ("145°", "35°", "55°", "75°", "90°"),
+    ("Yes", "No"),
+]
+
+
+def mc_prediction(i: int, choices: Sequence[str]) -> str:
+    letter = "ABCDE"[(i * 3) % len(choices)]
+    text = choices[(i * 5) % len(choices)]
+    kind = i % 9
+    forms = [
+        letter,
+        f"({letter})",
+        f"{letter}. {text}",
+        f"The answer is {letter}.",
+        text,
+        f"Answer: {letter}",
+        f"A {text} is shown in picture {i}",
+        f"{letter} or B",
+        f"I think it is {text} because of the shape {i}",
+    ]
+    return forms[kind]
+
+
+def anls_pair(i: int) -> tuple[str, str]:
+    gold = f"invoice no. {i % 9973:05d} dated {i % 28 + 1} march"
+    kind = i % 5
+    if kind == 0:
+        return gold.upper(), gold
+    if kind == 1:
+        return gold.replace("march", "mar"), gold
+    if kind == 2:
+        return f"{i % 9973:05d}", gold
+    if kind == 3:
+        return "The total amount due is $1,234.56", gold
+    return gold[::-1], gold
+
+
+def clear_caches() -> None:
+    scoring._VQA_CACHE.clear()
+    scoring._choose.cache_clear()
+    scoring._result.cache_clear()
+
+
+def timed(
+    name: str, items: list[tuple[str, Sequence[str], Sequence[str] | None]]
+) -> tuple[float, list[scoring.Score]]:
+    clear_caches()
+    start = time.perf_counter()
+    results = [score(name, p, a, c) for p, a, c in items]
+    seconds = time.perf_counter() - start
+    return len(items) / seconds, results
+
+
+def report(name: str, rate: float, results: list[scoring.Score]) -> None:
+    cell = aggregate(results)
+    print(
+        f"{name:<18} {rate:>12,.0f} items/s   n={cell.n:,}  accuracy={cell.accuracy:6.2f}  "
+        f"parse_failures={cell.parse_failures:,}"
+    )
+    assert cell.n == N
+    assert all(0.0 <= r.value <= 1.0 for r in results)
+    assert 0.0 < cell.accuracy < 100.0  # a mix of hits and misses, not a degenerate input
+    assert rate > 0 and math.isfinite(rate)
+
+
+BUILDERS: dict[str, Callable[[], list]] = {
+    "vqa_accuracy": lambda: [
+        (vqa_prediction(i), pool[i % GOLD_POOL], None)
+        for pool in [[vqa_golds(j) for j in range(GOLD_POOL)]]
+        for i in range(N)
+    ],
+    "exact_match": lambda: [
+        (vqa_prediction(i), (WORDS[(i * 31) % len(WORDS)],), None) for i in range(N)
+    ],
+    "multiple_choice": lambda: [
+        (mc_prediction(i, OPTION_SETS[i % 4]), ("ABCDE"[i % len(OPTION_SETS[i % 4])],),
+         OPTION_SETS[i % 4])
+        for i in range(N)
+    ],  # fmt: skip
+    "anls": lambda: [(p, (g,), None) for p, g in map(anls_pair, range(N))],
+}
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_scoring_throughput(name: str) -> None:
+    items = BUILDERS[name]()
+    assert len(items) == N
+    rate, results = timed(name, items)
+    report(name, rate, results)
+    # the same items again give the same scores (and show the warm-cache rate)
+    warm_start = time.perf_counter()
+    again = [score(name, p, a, c) for p, a, c in items]
+    warm = N / (time.perf_counter() - warm_start)
+    print(f"{'':<18} {warm:>12,.0f} items/s   (second pass, warm caches)")
+    assert again == results
