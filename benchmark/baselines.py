@@ -85,8 +85,12 @@ def _encode(processor: Any, batch: Sequence[Example]) -> dict[str, Any]:
     return inputs
 
 
-def _sampler(pools: Sequence[Sequence[Example]], weights: Sequence[float], rng: random.Random,
-             batch_size: int) -> list[Example]:
+def _sampler(
+    pools: Sequence[Sequence[Example]],
+    weights: Sequence[float],
+    rng: random.Random,
+    batch_size: int,
+) -> list[Example]:
     batch = []
     for _ in range(batch_size):
         pool = rng.choices(pools, weights=weights)[0]
@@ -150,8 +154,10 @@ def train_sequence(
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             loss_value = float(loss.detach())
-        log(f"  {method}: {label}: {steps} steps, loss {loss_value:.3f}, "
-            f"{time.perf_counter() - started:.1f}s")
+        log(
+            f"  {method}: {label}: {steps} steps, loss {loss_value:.3f}, "
+            f"{time.perf_counter() - started:.1f}s"
+        )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     if method == "joint":
@@ -164,8 +170,10 @@ def train_sequence(
     buffer: list[Example] = []
     for step, (task, examples) in enumerate(tasks, start=1):
         if method == "seq-lora-replay" and buffer:
-            pools, weights = [examples, buffer], [1 - config.replay_fraction,
-                                                  config.replay_fraction]
+            pools, weights = (
+                [examples, buffer],
+                [1 - config.replay_fraction, config.replay_fraction],
+            )
         else:
             pools, weights = [examples], [1.0]
         fit(pools, weights, config.steps_per_task, f"step {step} ({task})")

@@ -40,12 +40,20 @@ def list_text() -> str:
         else:
             prepared = "yes"
         rows.append(
-            (suite.id, str(suite.version), str(len(suite.tasks)), suite.status, prepared,
-             suite.title)
+            (
+                suite.id,
+                str(suite.version),
+                str(len(suite.tasks)),
+                suite.status,
+                prepared,
+                suite.title,
+            )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        for row in rows
+    ]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -79,8 +87,11 @@ def show_text(spec: str) -> str:
     out = [
         f"{suite.id} v{suite.version} — {suite.title}  [{suite.status}]",
         f"  source: {suite.source.module}"
-        + (f" ({suite.source.repo_id} @ {suite.source.revision or 'revision not pinned'})"
-           if suite.source.repo_id else "")
+        + (
+            f" ({suite.source.repo_id} @ {suite.source.revision or 'revision not pinned'})"
+            if suite.source.repo_id
+            else ""
+        )
         + f"; layout {verified}",
     ]
     out += [f"  order {name}: {' → '.join(order)}" for name, order in suite.orders.items()]
@@ -98,9 +109,7 @@ def show_text(spec: str) -> str:
         out.append("")
         out.append(f"  {task.id}: {task.name}")
         out.append(f"    items:    {count_text}")
-        out.append(
-            f"    scorer:   {task.scorer}; max_new_tokens {task.max_new_tokens}"
-        )
+        out.append(f"    scorer:   {task.scorer}; max_new_tokens {task.max_new_tokens}")
         if manifest is not None:
             out.append(f"    hash:     {manifest['task_hashes'].get(task.id, '?')}")
         if stats and task.id in stats and "test" in stats[task.id]:
@@ -123,8 +132,12 @@ def prepare(spec: str, from_dir: Path | None = None) -> str:
             for other in bars.values():
                 other.close()
             bar = bars[label] = tqdm(
-                desc=f"{suite.id}/{label}", unit=" rec", file=sys.stderr, leave=False,
-                disable=None, mininterval=0.5,
+                desc=f"{suite.id}/{label}",
+                unit=" rec",
+                file=sys.stderr,
+                leave=False,
+                disable=None,
+                mininterval=0.5,
             )
         bar.update(count - bar.n)
 

@@ -63,7 +63,9 @@ def _steps(text: str) -> list[int]:
         try:
             out.extend(range(int(first), int(last or first) + 1))
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a step list: {text!r} (e.g. 0,1,2 or 0-4)")
+            raise argparse.ArgumentTypeError(
+                f"not a step list: {text!r} (e.g. 0,1,2 or 0-4)"
+            ) from None
     return out
 
 
@@ -87,7 +89,9 @@ def _evaluate(args: argparse.Namespace) -> str:
     text = summary_text(outcome.results)
     text += f"\ngenerated {outcome.generated} prediction(s) in this run"
     if outcome.written is None:
-        text += "\npartial grid (--limit/--tasks/--steps): nothing written; use --out DIR to keep it"
+        text += (
+            "\npartial grid (--limit/--tasks/--steps): nothing written; use --out DIR to keep it"
+        )
     else:
         text += f"\nwrote {outcome.written}"
     return text
@@ -130,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     tasks = commands.add_parser(
-        "tasks", help="list, show and prepare benchmark suites",
+        "tasks",
+        help="list, show and prepare benchmark suites",
         description="List, show and prepare benchmark suites (tasks/*.yaml).",
     )
     tasks_commands = tasks.add_subparsers(dest="tasks_command", metavar="ACTION", required=True)
@@ -146,52 +151,85 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("suite", metavar="SUITE")
     p.add_argument(
-        "--from", dest="from_dir", type=Path, metavar="DIR",
+        "--from",
+        dest="from_dir",
+        type=Path,
+        metavar="DIR",
         help="read the upstream files from a local mirror laid out like the hub repo",
     )
     p.set_defaults(run=_tasks_prepare)
 
     p = commands.add_parser(
-        "evaluate", help="score a submission's checkpoints on the full accuracy matrix",
+        "evaluate",
+        help="score a submission's checkpoints on the full accuracy matrix",
         description="Evaluate every checkpoint of a submission (step 0 = the base model) on "
         "every task and probe of its suite; write predictions/ and results.json into the entry. "
         "Predictions are cached: an interrupted run resumes, and a re-run generates nothing.",
     )
-    p.add_argument("--submission", type=Path, required=True, metavar="DIR",
-                   help="the entry folder holding submission.yaml")
-    p.add_argument("--backend", choices=("hf", "vllm", "replay"), default="hf",
-                   help="hf (transformers, CPU/GPU; default), vllm (GPU), or replay (re-score "
-                   "the entry's saved predictions)")
+    p.add_argument(
+        "--submission",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the entry folder holding submission.yaml",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("hf", "vllm", "replay"),
+        default="hf",
+        help="hf (transformers, CPU/GPU; default), vllm (GPU), or replay (re-score "
+        "the entry's saved predictions)",
+    )
     p.add_argument("--limit", type=int, metavar="N", help="first N items per task (smoke run)")
     p.add_argument("--tasks", metavar="T1,T2", help="only these tasks/probes")
     p.add_argument("--steps", type=_steps, metavar="LIST", help="only these steps, e.g. 0,2 or 0-3")
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help="default 8")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1 …")
-    p.add_argument("--cache", type=Path, metavar="FILE",
-                   help="prediction cache (default $MLLMCL_BENCH_HOME/cache/predictions.sqlite)")
-    p.add_argument("--out", type=Path, metavar="DIR",
-                   help="write predictions/ and results.json here instead of the entry")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                   help="bootstrap replicates for the intervals (default 1000)")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        metavar="FILE",
+        help="prediction cache (default $MLLMCL_BENCH_HOME/cache/predictions.sqlite)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="write predictions/ and results.json here instead of the entry",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap replicates for the intervals (default 1000)",
+    )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_evaluate)
 
     p = commands.add_parser(
-        "validate", help="the checks a leaderboard pull request must pass",
+        "validate",
+        help="the checks a leaderboard pull request must pass",
         description="Check leaderboard entries: schema, safe paths and file types, sizes, "
         "prediction coverage, metrics recomputed from the predictions. With --base, check "
         "that the changes since the merge base add exactly one entry and touch nothing else. "
         "Exit status 1 when a check fails. Nothing from an entry is ever executed.",
     )
-    p.add_argument("entries", nargs="*", type=Path, metavar="ENTRY",
-                   help="entry folders (default: every entry under submissions/)")
+    p.add_argument(
+        "entries",
+        nargs="*",
+        type=Path,
+        metavar="ENTRY",
+        help="entry folders (default: every entry under submissions/)",
+    )
     p.add_argument("--base", metavar="REF", help="git ref the pull request is based on")
     p.add_argument("--repo", type=Path, default=Path("."), help="repository root (default .)")
     p.set_defaults(run=_validate)
 
     p = commands.add_parser(
-        "site", help="build the static leaderboard",
+        "site",
+        help="build the static leaderboard",
         description="Render the leaderboard (HTML, leaderboard.json, one CSV per suite) from "
         "the entries' submission.yaml and results.json. Open index.html from disk or serve the "
         "folder from any static host.",
@@ -201,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_site)
 
     p = commands.add_parser(
-        "demo", help="the whole pipeline on the built-in shapes suite (CPU, offline)",
+        "demo",
+        help="the whole pipeline on the built-in shapes suite (CPU, offline)",
         description="Prepare shapes, build a tiny vision-language model, train three reference "
         "baselines (sequential LoRA, + replay, joint), evaluate each on the full accuracy "
         "matrix, and build the leaderboard. Checkpoints and predictions are cached.",
@@ -211,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_demo)
 
     p = commands.add_parser(
-        "metrics", help="CL metrics of an accuracy matrix you already have",
+        "metrics",
+        help="CL metrics of an accuracy matrix you already have",
         description="Print last, avg, mft, bwt, forgetting, fwt and zero_shot_gain of a "
         "matrix: rows = steps (first row the base model unless --no-base-row), columns = "
         "tasks in training order, values 0-100; empty (CSV) or null (JSON) cells are missing.",

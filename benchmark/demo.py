@@ -46,12 +46,30 @@ class Baseline:
 
 
 BASELINES = (
-    Baseline("seq-lora-tiny", "Sequential LoRA", "seq-lora", "lora-sequential", False,
-             "One LoRA adapter (+ output layer) trained on each task in turn."),
-    Baseline("seq-lora-replay-tiny", "Sequential LoRA + replay", "seq-lora-replay", "replay",
-             True, "Sequential LoRA with 30 items of every earlier task mixed into each batch."),
-    Baseline("joint-lora-tiny", "Joint multi-task LoRA (upper bound)", "joint", "joint", False,
-             "One adapter trained on all four tasks at once, evaluated at every step."),
+    Baseline(
+        "seq-lora-tiny",
+        "Sequential LoRA",
+        "seq-lora",
+        "lora-sequential",
+        False,
+        "One LoRA adapter (+ output layer) trained on each task in turn.",
+    ),
+    Baseline(
+        "seq-lora-replay-tiny",
+        "Sequential LoRA + replay",
+        "seq-lora-replay",
+        "replay",
+        True,
+        "Sequential LoRA with 30 items of every earlier task mixed into each batch.",
+    ),
+    Baseline(
+        "joint-lora-tiny",
+        "Joint multi-task LoRA (upper bound)",
+        "joint",
+        "joint",
+        False,
+        "One adapter trained on all four tasks at once, evaluated at every step.",
+    ),
 )
 
 
@@ -73,8 +91,13 @@ def _build_base(folder: Path, log: Callable[[str], None]) -> Path:
     return folder
 
 
-def _train(baseline: Baseline, entry: Path, order: list[str], config: TrainConfig,
-           log: Callable[[str], None]) -> list[str]:
+def _train(
+    baseline: Baseline,
+    entry: Path,
+    order: list[str],
+    config: TrainConfig,
+    log: Callable[[str], None],
+) -> list[str]:
     """Train (or reuse) the baseline's checkpoints; their paths relative to the entry."""
     folder = entry / CHECKPOINTS
     base = _build_base(folder / "base", log)
@@ -85,17 +108,20 @@ def _train(baseline: Baseline, entry: Path, order: list[str], config: TrainConfi
         return stamp["checkpoints"]
     log(f"{baseline.entry}: training {baseline.method} on {' → '.join(order)}")
     data_dir = suite_data_dir(SUITE)
-    tasks = [(t, examples_of(read_records(records_path(SUITE, t, "train")), data_dir))
-             for t in order]
+    tasks = [
+        (t, examples_of(read_records(records_path(SUITE, t, "train")), data_dir)) for t in order
+    ]
     saved = train_sequence(baseline.train_as, base, tasks, folder / "adapters", config, log=log)
     paths = [p.relative_to(entry).as_posix() for p in saved]
-    (folder / "trained.json").write_text(json.dumps({"fingerprint": fingerprint,
-                                                     "checkpoints": paths}, indent=1))
+    (folder / "trained.json").write_text(
+        json.dumps({"fingerprint": fingerprint, "checkpoints": paths}, indent=1)
+    )
     return paths
 
 
-def _write_submission(baseline: Baseline, entry: Path, order: list[str], paths: list[str],
-                      config: TrainConfig) -> None:
+def _write_submission(
+    baseline: Baseline, entry: Path, order: list[str], paths: list[str], config: TrainConfig
+) -> None:
     from benchmark.tiny import count_parameters
 
     path = entry / "submission.yaml"
@@ -107,10 +133,15 @@ def _write_submission(baseline: Baseline, entry: Path, order: list[str], paths: 
         "suite": SUITE,
         "suite_version": load_suite(SUITE).version,
         "order": "default",
-        "base_model": {"id": "mllmcl-bench/tiny-llava", "path": f"{CHECKPOINTS}/base",
-                       "parameters": count_parameters(entry / CHECKPOINTS / "base")},
-        "checkpoints": [{"step": i, "task": task, "kind": "lora", "path": p}
-                        for i, (task, p) in enumerate(zip(order, paths, strict=True), start=1)],
+        "base_model": {
+            "id": "mllmcl-bench/tiny-llava",
+            "path": f"{CHECKPOINTS}/base",
+            "parameters": count_parameters(entry / CHECKPOINTS / "base"),
+        },
+        "checkpoints": [
+            {"step": i, "task": task, "kind": "lora", "path": p}
+            for i, (task, p) in enumerate(zip(order, paths, strict=True), start=1)
+        ],
         "uses_replay": baseline.uses_replay,
         "replay_buffer": config.replay_per_task if baseline.uses_replay else None,
         "task_id_at_inference": False,
@@ -119,8 +150,8 @@ def _write_submission(baseline: Baseline, entry: Path, order: list[str], paths: 
         "license": "apache-2.0",
         "date": existing.get("date", date.today().isoformat()),
         "notes": f"{baseline.description} Built by `mllmcl-bench demo`: tiny model, "
-                 f"{config.steps_per_task} steps per task, batch {config.batch_size}, "
-                 f"lr {config.learning_rate}, LoRA rank {config.lora_rank}, seed {config.seed}.",
+        f"{config.steps_per_task} steps per task, batch {config.batch_size}, "
+        f"lr {config.learning_rate}, LoRA rank {config.lora_rank}, seed {config.seed}.",
     }
     entry.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
@@ -148,19 +179,22 @@ def run_demo(
         _write_submission(baseline, entry, order, paths, config)
         log(f"{baseline.entry}: evaluating on the full {len(order) + 1}×{len(order)} matrix")
         outcome = evaluate_entry(entry, backend="hf", batch_size=batch_size)
-        summaries.append(f"== {baseline.entry} ({baseline.method})\n"
-                         f"{summary_text(outcome.results)}")
+        summaries.append(
+            f"== {baseline.entry} ({baseline.method})\n{summary_text(outcome.results)}"
+        )
     from benchmark.site import site_build
 
     index = site_build(submissions, site_out)
     table = leaderboard_table(submissions / SUITE)
     elapsed = time.perf_counter() - started
-    return "\n\n".join([
-        *summaries,
-        "== leaderboard (shapes)\n" + table,
-        f"site: {index.resolve()}  (open it in a browser: file://{index.resolve()})",
-        f"demo finished in {elapsed:.0f} s",
-    ])
+    return "\n\n".join(
+        [
+            *summaries,
+            "== leaderboard (shapes)\n" + table,
+            f"site: {index.resolve()}  (open it in a browser: file://{index.resolve()})",
+            f"demo finished in {elapsed:.0f} s",
+        ]
+    )
 
 
 def leaderboard_table(suite_dir: Path) -> str:
@@ -176,11 +210,14 @@ def leaderboard_table(suite_dir: Path) -> str:
                 return "—"
             return f"{value:6.1f} [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else f"{value:6.1f}"
 
-        rows.append((entry.name, cell("last"), cell("avg"), cell("bwt"), cell("forgetting"),
-                     cell("fwt")))
+        rows.append(
+            (entry.name, cell("last"), cell("avg"), cell("bwt"), cell("forgetting"), cell("fwt"))
+        )
     rows.sort(key=lambda r: -float(r[1].split()[0]) if r[1] != "—" else 0.0)
     header = ("entry", "last", "avg", "bwt", "forgetting", "fwt")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
-             for row in [header, *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]
     return "\n".join(line.rstrip() for line in lines)

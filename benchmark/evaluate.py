@@ -99,9 +99,7 @@ def _ensure_prepared(suite: Suite) -> dict[str, Any]:
 
 def _models(entry_dir: Path, submission: Submission, steps: Sequence[int]) -> dict[int, ModelSpec]:
     base = submission.base_model
-    reference = base.path or (
-        f"hf://{base.id}@{base.revision}" if base.revision else None
-    )
+    reference = base.path or (f"hf://{base.id}@{base.revision}" if base.revision else None)
     if reference is None:
         raise SubmissionError(
             "base_model: give a path (inside the entry or hf://…) or a pinned revision"
@@ -173,8 +171,9 @@ def plan(
     columns = list(tasks) if tasks else all_columns
     unknown = [t for t in columns if t not in all_columns]
     if unknown:
-        raise BenchmarkError(f"--tasks: unknown task(s) {', '.join(unknown)}; tasks: "
-                             f"{', '.join(all_columns)}")
+        raise BenchmarkError(
+            f"--tasks: unknown task(s) {', '.join(unknown)}; tasks: {', '.join(all_columns)}"
+        )
     all_steps = list(range(len(order) + 1))
     step_list = sorted(set(steps)) if steps else all_steps
     bad = [s for s in step_list if s not in all_steps]
@@ -212,8 +211,9 @@ def generation_config(suite: Suite, task: str, backend: str) -> dict[str, Any]:
     }
 
 
-def _run_generation(plan_: Plan, runner: Backend, cache: PredictionCache | None,
-                    *, progress: bool) -> int:
+def _run_generation(
+    plan_: Plan, runner: Backend, cache: PredictionCache | None, *, progress: bool
+) -> int:
     """Fill every cell's predictions from the cache and the backend; return # generated."""
     data_dir = suite_data_dir(plan_.suite.id)
     jobs: list[GenerationJob] = []
@@ -225,8 +225,10 @@ def _run_generation(plan_: Plan, runner: Backend, cache: PredictionCache | None,
         model = plan_.models.get(cell.step)
         if model is None:  # replay: the saved predictions are the source
             job_model = ModelSpec(cell.step, "base", Path("."), Path("."), "replay")
-            items = [PromptItem(f"{cell.step}/{cell.task}/{r.uid}", r.uid, r.question, ())
-                     for r in cell.records]
+            items = [
+                PromptItem(f"{cell.step}/{cell.task}/{r.uid}", r.uid, r.question, ())
+                for r in cell.records
+            ]
             jobs.append(GenerationJob(cell.step, cell.task, job_model, task.max_new_tokens, items))
             for item in items:
                 keyed[item.key] = [(cell, item.uid)]
@@ -245,8 +247,12 @@ def _run_generation(plan_: Plan, runner: Backend, cache: PredictionCache | None,
             )
             keyed.setdefault(key, []).append((cell, record.uid))
             items.append(
-                PromptItem(key, record.uid, record.question,
-                           tuple(data_dir / image for image in record.images))
+                PromptItem(
+                    key,
+                    record.uid,
+                    record.question,
+                    tuple(data_dir / image for image in record.images),
+                )
             )
         cached = cache.get_many(item.key for item in items) if cache is not None else {}
         for key, prediction in cached.items():
@@ -260,17 +266,26 @@ def _run_generation(plan_: Plan, runner: Backend, cache: PredictionCache | None,
     total = sum(len(job.items) for job in jobs)
     if not total:
         return 0
-    overall = tqdm(total=total, desc="overall", unit=" item", file=sys.stderr,
-                   disable=not progress, position=0, dynamic_ncols=True)
+    overall = tqdm(
+        total=total,
+        desc="overall",
+        unit=" item",
+        file=sys.stderr,
+        disable=not progress,
+        position=0,
+        dynamic_ncols=True,
+    )
     bars: dict[tuple[int, str], tqdm] = {}
 
     def sink(job: GenerationJob, items: Sequence[PromptItem], texts: Sequence[str]) -> None:
         if len(items) != len(texts):
-            raise BenchmarkError(f"backend {runner.name} returned {len(texts)} texts for "
-                                 f"{len(items)} prompts")
+            raise BenchmarkError(
+                f"backend {runner.name} returned {len(texts)} texts for {len(items)} prompts"
+            )
         if cache is not None and job.model.content_hash != "replay":
-            cache.put_many((item.key, item.uid, text) for item, text in zip(items, texts,
-                                                                              strict=True))
+            cache.put_many(
+                (item.key, item.uid, text) for item, text in zip(items, texts, strict=True)
+            )
         for item, text in zip(items, texts, strict=True):
             for owner, uid in keyed[item.key]:
                 owner.predictions[uid] = text
@@ -279,9 +294,16 @@ def _run_generation(plan_: Plan, runner: Backend, cache: PredictionCache | None,
         if bar is None:
             for old in bars.values():
                 old.close()
-            bar = bars[cell_key] = tqdm(total=len(job.items), desc=f"step {job.step} {job.task}",
-                                        unit=" item", file=sys.stderr, leave=False,
-                                        disable=not progress, position=1, dynamic_ncols=True)
+            bar = bars[cell_key] = tqdm(
+                total=len(job.items),
+                desc=f"step {job.step} {job.task}",
+                unit=" item",
+                file=sys.stderr,
+                leave=False,
+                disable=not progress,
+                position=1,
+                dynamic_ncols=True,
+            )
         bar.update(len(items))
         overall.update(len(items))
 
@@ -295,9 +317,7 @@ def _run_generation(plan_: Plan, runner: Backend, cache: PredictionCache | None,
 
 
 def _cell_scores(cell: Cell) -> tuple[np.ndarray, Any]:
-    scores = [
-        score(r.scorer, cell.predictions[r.uid], r.answers, r.choices) for r in cell.records
-    ]
+    scores = [score(r.scorer, cell.predictions[r.uid], r.answers, r.choices) for r in cell.records]
     return np.array([s.value for s in scores], dtype=float), aggregate(scores)
 
 
@@ -305,8 +325,9 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
-def score_plan(plan_: Plan, *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
-               ) -> tuple[dict[str, Any], dict[tuple[int, str], list[tuple[str, str]]]]:
+def score_plan(
+    plan_: Plan, *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
+) -> tuple[dict[str, Any], dict[tuple[int, str], list[tuple[str, str]]]]:
     """Score every cell; the results body (without provenance) and the prediction rows."""
     T = len(plan_.tasks)
     columns = [*plan_.tasks, *plan_.probes]
@@ -317,8 +338,10 @@ def score_plan(plan_: Plan, *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
     for cell in plan_.cells:
         missing = [r.uid for r in cell.records if r.uid not in cell.predictions]
         if missing:
-            raise BenchmarkError(f"step {cell.step} {cell.task}: {len(missing)} item(s) "
-                                 f"without a prediction, e.g. {missing[0]}")
+            raise BenchmarkError(
+                f"step {cell.step} {cell.task}: {len(missing)} item(s) "
+                f"without a prediction, e.g. {missing[0]}"
+            )
         values, agg = _cell_scores(cell)
         column = columns.index(cell.task)
         matrix[cell.step][column] = _finite(float(agg.accuracy))
@@ -327,23 +350,24 @@ def score_plan(plan_: Plan, *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
         per_item[cell.task][cell.step] = values
         cell_rows = [(r.uid, cell.predictions[r.uid]) for r in cell.records]
         rows[(cell.step, cell.task)] = cell_rows
-        cells_out.append({
-            "step": cell.step,
-            "task": cell.task,
-            "n": agg.n,
-            "accuracy": _finite(float(agg.accuracy)),
-            "parse_failures": agg.parse_failures,
-            "predictions_sha256": _rows_sha256(cell_rows),
-        })
-    trained = [
-        per_item.get(task, np.full((T + 1, 1), np.nan)) for task in plan_.tasks
-    ]
+        cells_out.append(
+            {
+                "step": cell.step,
+                "task": cell.task,
+                "n": agg.n,
+                "accuracy": _finite(float(agg.accuracy)),
+                "parse_failures": agg.parse_failures,
+                "predictions_sha256": _rows_sha256(cell_rows),
+            }
+        )
+    trained = [per_item.get(task, np.full((T + 1, 1), np.nan)) for task in plan_.tasks]
     intervals = bootstrap_metrics(trained, base_row=True, n_boot=n_boot, seed=seed)
     metrics = {
         name: {
             "value": _finite(interval.value),
-            "ci95": None if interval.ci95 is None else [float(interval.ci95[0]),
-                                                        float(interval.ci95[1])],
+            "ci95": None
+            if interval.ci95 is None
+            else [float(interval.ci95[0]), float(interval.ci95[1])],
             "reason": getattr(interval, "reason", None),
         }
         for name, interval in intervals.items()
@@ -354,12 +378,14 @@ def score_plan(plan_: Plan, *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
             [[np.nan if v is None else v for v in row[T:]] for row in matrix], dtype=float
         )
         for probe, drop in zip(plan_.probes, probe_drops(probe_matrix), strict=True):
-            drops.append({
-                "task": probe,
-                "series": [_finite(float(v)) for v in drop["series"]],
-                "drop": _finite(drop["drop"]),
-                "max_drop": _finite(drop["max_drop"]),
-            })
+            drops.append(
+                {
+                    "task": probe,
+                    "series": [_finite(float(v)) for v in drop["series"]],
+                    "drop": _finite(drop["drop"]),
+                    "max_drop": _finite(drop["max_drop"]),
+                }
+            )
     body = {
         "schema": RESULTS_SCHEMA,
         "suite": plan_.suite.id,
@@ -384,8 +410,9 @@ def _rows_sha256(rows: Sequence[tuple[str, str]]) -> str:
 
     digest = hashlib.sha256()
     for uid, prediction in rows:
-        digest.update(json.dumps({"uid": uid, "prediction": prediction},
-                                 ensure_ascii=False).encode("utf-8"))
+        digest.update(
+            json.dumps({"uid": uid, "prediction": prediction}, ensure_ascii=False).encode("utf-8")
+        )
         digest.update(b"\n")
     return digest.hexdigest()
 
@@ -445,9 +472,11 @@ def evaluate_entry(
         "harness": __version__,
         "backend": runner.name,
         "versions": {"python": sys.version.split()[0], **runner.library_versions()},
-        "generation": {"temperature": 0.0, "repetition_penalty": 1.0,
-                       "max_new_tokens": {t: plan_.suite.task(t).max_new_tokens
-                                          for t in plan_.columns}},
+        "generation": {
+            "temperature": 0.0,
+            "repetition_penalty": 1.0,
+            "max_new_tokens": {t: plan_.suite.task(t).max_new_tokens for t in plan_.columns},
+        },
         "chat_template_sha256": chat_template_sha256(base.processor_path) if base else None,
         "checkpoints": [
             {"step": m.step, "kind": m.kind, "content_sha256": m.content_hash}
@@ -470,8 +499,9 @@ def evaluate_entry(
             for (step, task), cell_rows in rows.items():
                 write_predictions(predictions_path(target, step, task), cell_rows)
         write_results(target / RESULTS_FILE, body)
-    return EvaluationOutcome(results=body, generated=generated,
-                             written=None if target is None else target / RESULTS_FILE)
+    return EvaluationOutcome(
+        results=body, generated=generated, written=None if target is None else target / RESULTS_FILE
+    )
 
 
 def _fmt(value: float | None, width: int = 6) -> str:
@@ -493,7 +523,9 @@ def summary_text(results: dict[str, Any]) -> str:
         interval = f"[{ci[0]:.1f}, {ci[1]:.1f}]" if ci else (metric.get("reason") or "")
         lines.append(f"{name:<15} {_fmt(metric['value'], 6)}   {interval}")
     for probe in results.get("probe_drops", []):
-        lines.append(f"probe {probe['task']}: drop {_fmt(probe['drop'])} (max {_fmt(probe['max_drop'])})")
+        lines.append(
+            f"probe {probe['task']}: drop {_fmt(probe['drop'])} (max {_fmt(probe['max_drop'])})"
+        )
     failures = sum(c["parse_failures"] for c in results["cells"])
     items = sum(c["n"] for c in results["cells"])
     lines.append(f"\n{items} predictions scored, {failures} could not be parsed")

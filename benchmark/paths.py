@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -28,12 +29,17 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def installed_data_dir() -> Path:
+    """Where a wheel installs ``tasks/`` and ``leaderboard/`` (pyproject's data-files)."""
+    return Path(sys.prefix) / "share" / "mllmcl-bench"
+
+
 def builtin_tasks_dir() -> Path:
-    """The shipped suite definitions: ``tasks/`` in a checkout, ``benchmark/_tasks`` in a wheel."""
+    """The shipped suite definitions: ``tasks/`` in a checkout, else the installed copy."""
     checkout = repo_root() / "tasks"
     if checkout.is_dir():
         return checkout
-    return Path(__file__).resolve().parent / "_tasks"
+    return installed_data_dir() / "tasks"
 
 
 def suite_search_path() -> list[Path]:

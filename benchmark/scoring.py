@@ -162,10 +162,16 @@ def register(
         ) -> Score:
             if isinstance(answers, str):
                 raise TypeError(f"{name}: answers must be a sequence of strings, not a string")
-            golds = tuple(map(_nfkc, answers)) if nfkc_answers else tuple(answers)
+            golds = tuple(answers)
             if not golds:
                 raise ValueError(f"{name}: no gold answer to score against")
-            options = None if choices is None else tuple(map(_nfkc, choices))
+            if nfkc_answers and not all(map(str.isascii, golds)):
+                golds = tuple(map(_nfkc, golds))
+            options = None
+            if choices is not None:
+                options = tuple(choices)
+                if not all(map(str.isascii, options)):
+                    options = tuple(map(_nfkc, options))
             text = _clean(prediction)
             if not text and on_empty is not None:
                 return on_empty
@@ -375,9 +381,12 @@ def exact_match(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | No
 def levenshtein(a: str, b: str, limit: int | None = None) -> int:
     """Edit distance (insertions, deletions, substitutions of one character each).
 
-    The classic dynamic programme, one row at a time, after trimming the common prefix and
-    suffix. With ``limit``, stops as soon as the distance must exceed it and returns
-    ``limit + 1`` (any value above ``limit`` means "too far").
+    The textbook dynamic programme D[i][j] = min(D[i-1][j] + 1, D[i][j-1] + 1,
+    D[i-1][j-1] + (a[i] != b[j])), computed one column at a time with the column held as
+    bit vectors of its +1/-1 vertical steps (Hyyrö's bit-parallel form of the same
+    recurrence): one pass over the shorter string, a few integer operations per character.
+    The common prefix and suffix are trimmed first. With ``limit``, stops once the distance
+    must exceed it and returns ``limit + 1`` (any value above ``limit`` means "too far").
     """
     if a == b:
         return 0
@@ -391,30 +400,38 @@ def levenshtein(a: str, b: str, limit: int | None = None) -> int:
         end_b -= 1
     a, b = a[start:end_a], b[start:end_b]
     if len(a) < len(b):
-        a, b = b, a
+        a, b = b, a  # a: the longer string, one bit per character; b: the one walked
     if limit is not None and len(a) - len(b) > limit:
         return limit + 1
     if not b:
         return len(a)
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i]
-        left = i
-        diagonal = i - 1
-        for char_b, up in zip(b, previous[1:], strict=True):
-            # min(diagonal + substitution cost, up + 1, left + 1), without calling min()
-            cost = diagonal if char_a == char_b else diagonal + 1
-            if up < cost:
-                cost = up + 1
-            if left < cost:
-                cost = left + 1
-            current.append(cost)
-            left = cost
-            diagonal = up
-        if limit is not None and min(current) > limit:
+    m = len(a)
+    full = (1 << m) - 1
+    top = 1 << (m - 1)
+    positions: dict[str, int] = {}  # character -> bit mask of its positions in a
+    for i, char in enumerate(a):
+        positions[char] = positions.get(char, 0) | (1 << i)
+    plus, minus = full, 0  # vertical steps of the current column: +1 / -1 (else 0)
+    distance = m  # D[m][0]
+    remaining = len(b)
+    for char in b:
+        eq = positions.get(char, 0)
+        x_v = eq | minus
+        x_h = (((eq & plus) + plus) ^ plus) | eq
+        h_plus = minus | (~(x_h | plus) & full)
+        h_minus = plus & x_h
+        if h_plus & top:
+            distance += 1
+        elif h_minus & top:
+            distance -= 1
+        h_plus = ((h_plus << 1) | 1) & full  # row 0 grows by one per column: D[0][j] = j
+        h_minus = (h_minus << 1) & full
+        plus = h_minus | (~(x_v | h_plus) & full)
+        minus = h_plus & x_v
+        remaining -= 1
+        if limit is not None and distance - remaining > limit:
             return limit + 1
-        previous = current
-    return previous[-1]
+    return distance
 
 
 ANLS_THRESHOLD = 0.5
@@ -777,6 +794,7 @@ def _choose(text: str, choices: tuple[str, ...] | None) -> str | None:
 _GOLD_LETTER = re.compile(r"\(?([A-Za-z])\)?\.?")
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _gold_letter(gold: str, choices: tuple[str, ...] | None, *, text_first: bool) -> str:
     """The gold option's letter, from a letter ("B", "(b)") or an option's text."""
     valid = LETTERS[: len(choices)] if choices is not None else LETTERS

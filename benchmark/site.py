@@ -34,6 +34,7 @@ import json
 import math
 import re
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -805,15 +806,15 @@ def leaderboard_json(all_sections: Sequence[Section]) -> dict[str, Any]:
 
 
 def assets_dir() -> Path:
-    """Templates and static files: ``leaderboard/`` in a checkout, ``benchmark/_leaderboard``
-    in an installed wheel."""
+    """Templates and static files: ``leaderboard/`` in a checkout, ``<prefix>/share/
+    mllmcl-bench/leaderboard`` in an installed wheel (pyproject's data-files)."""
     here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "leaderboard", here / "_leaderboard"):
+    installed = Path(sys.prefix) / "share" / "mllmcl-bench" / "leaderboard"
+    for candidate in (here.parent / "leaderboard", installed):
         if (candidate / "templates").is_dir() and (candidate / "static").is_dir():
             return candidate
     raise SiteError(
-        f"leaderboard templates not found (looked in {here.parent / 'leaderboard'} "
-        f"and {here / '_leaderboard'})"
+        f"leaderboard templates not found (looked in {here.parent / 'leaderboard'} and {installed})"
     )
 
 

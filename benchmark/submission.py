@@ -30,7 +30,9 @@ HF_URI = re.compile(
     r"@(?P<revision>[0-9a-f]{40})(?:/(?P<subdir>[A-Za-z0-9._/-]+))?$"
 )
 EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$")
-SAFE_TEXT = re.compile(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]*$")
+SAFE_TEXT = re.compile(
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]*$"
+)
 MARKUP = re.compile(r"<\s*[A-Za-z/!?]|javascript:", re.IGNORECASE)
 METHOD_FAMILIES = (
     "lora-sequential",
@@ -213,7 +215,9 @@ def parse_submission(data: Any, *, where: str) -> Submission:
         first = exc.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise SubmissionError(f"{where}: field {_format_loc(first['loc'])}: {message}{more}") from None
+        raise SubmissionError(
+            f"{where}: field {_format_loc(first['loc'])}: {message}{more}"
+        ) from None
 
 
 def load_submission(entry_dir: Path) -> Submission:
@@ -328,7 +332,9 @@ class Results(_Strict):
     def _shape(self) -> Results:
         width = len(self.tasks) + len(self.probes)
         if len(self.matrix) != len(self.tasks) + 1:
-            raise ValueError(f"matrix: {len(self.matrix)} rows, expected T+1 = {len(self.tasks) + 1}")
+            raise ValueError(
+                f"matrix: {len(self.matrix)} rows, expected T+1 = {len(self.tasks) + 1}"
+            )
         for i, row in enumerate(self.matrix):
             if len(row) != width:
                 raise ValueError(f"matrix[{i}]: {len(row)} columns, expected {width}")

@@ -279,8 +279,9 @@ class _TaskHasher:
         for image in record.images:
             if image not in self._seen:
                 self._seen.add(image)
-                self.images.update(f"{image}\0{image_pixels_sha256(self.data_dir / image)}\n"
-                                   .encode())
+                self.images.update(
+                    f"{image}\0{image_pixels_sha256(self.data_dir / image)}\n".encode()
+                )
 
 
 def image_pixels_sha256(path: Path) -> str:
@@ -441,5 +442,7 @@ def read_stats(suite_id: str, home: Path | None = None) -> dict[str, Any] | None
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def records_path(suite_id: str, task_id: str, split: str = "test", home: Path | None = None) -> Path:
+def records_path(
+    suite_id: str, task_id: str, split: str = "test", home: Path | None = None
+) -> Path:
     return suite_data_dir(suite_id, home) / task_id / f"{split}.parquet"

@@ -114,8 +114,11 @@ def check_files(entry: Path, report: Report) -> None:
                 report.add(rel, "is a symbolic link; entries may not contain links")
                 continue
             if not SAFE_NAME.match(child.name) or child.name.startswith("."):
-                report.add(rel, "name must use only letters, digits, '.', '_' and '-' and not "
-                                "start with '.' (no hidden or hard-to-see names)")
+                report.add(
+                    rel,
+                    "name must use only letters, digits, '.', '_' and '-' and not "
+                    "start with '.' (no hidden or hard-to-see names)",
+                )
                 continue
             if len(PurePosixPath(rel).parts) > MAX_DEPTH:
                 report.add(rel, f"nested deeper than {MAX_DEPTH} levels")
@@ -134,8 +137,11 @@ def check_files(entry: Path, report: Report) -> None:
                 continue
             suffix = child.suffix.lower()
             if suffix not in ALLOWED_SUFFIXES:
-                report.add(rel, f"file type {suffix or '(none)'!r} is not allowed; only "
-                                f"{', '.join(sorted(ALLOWED_SUFFIXES))}")
+                report.add(
+                    rel,
+                    f"file type {suffix or '(none)'!r} is not allowed; only "
+                    f"{', '.join(sorted(ALLOWED_SUFFIXES))}",
+                )
                 continue
             limit = MAX_FILE_BYTES.get(suffix, DEFAULT_MAX_FILE)
             if info.st_size > limit:
@@ -188,24 +194,30 @@ def check_contents(entry: Path, report: Report, *, n_boot: int | None = None) ->
     for field_name in ("method", "extra_data", "notes", "license"):
         value = getattr(submission, field_name)
         if value and MARKUP.search(value):
-            report.add(SUBMISSION_FILE, f"field {field_name}: looks like HTML or a script; "
-                                        "use plain text")
+            report.add(
+                SUBMISSION_FILE, f"field {field_name}: looks like HTML or a script; use plain text"
+            )
     if MARKUP.search(submission.base_model.id):
         report.add(SUBMISSION_FILE, "field base_model.id: looks like HTML or a script")
     if entry.name != submission.name:
-        report.add(SUBMISSION_FILE, f"name {submission.name!r} must equal the folder name "
-                                    f"{entry.name!r}")
+        report.add(
+            SUBMISSION_FILE, f"name {submission.name!r} must equal the folder name {entry.name!r}"
+        )
     if entry.parent.name != submission.suite and entry.parent.parent.name == SUBMISSIONS_DIR:
-        report.add(SUBMISSION_FILE, f"suite {submission.suite!r} but the entry is under "
-                                    f"submissions/{entry.parent.name}/")
+        report.add(
+            SUBMISSION_FILE,
+            f"suite {submission.suite!r} but the entry is under submissions/{entry.parent.name}/",
+        )
     try:
         suite = load_suite(submission.suite)
     except BenchmarkError as exc:
         report.add(SUBMISSION_FILE, str(exc))
         return
     if submission.suite_version != suite.version:
-        report.add(SUBMISSION_FILE, f"suite_version {submission.suite_version}, but {suite.id} "
-                                    f"is version {suite.version}")
+        report.add(
+            SUBMISSION_FILE,
+            f"suite_version {submission.suite_version}, but {suite.id} is version {suite.version}",
+        )
         return
     try:
         results = load_results(entry / RESULTS_FILE)
@@ -217,25 +229,41 @@ def check_contents(entry: Path, report: Report, *, n_boot: int | None = None) ->
     manifest = _ensure_prepared(suite)
     columns = suite.columns(submission.order)
     if results.suite != suite.id or results.suite_version != suite.version:
-        report.add(RESULTS_FILE, f"is for {results.suite} v{results.suite_version}, the entry "
-                                 f"for {suite.id} v{suite.version}")
+        report.add(
+            RESULTS_FILE,
+            f"is for {results.suite} v{results.suite_version}, the entry "
+            f"for {suite.id} v{suite.version}",
+        )
     if [*results.tasks, *results.probes] != columns:
-        report.add(RESULTS_FILE, f"tasks {results.tasks + results.probes} differ from the "
-                                 f"suite's columns {columns}")
+        report.add(
+            RESULTS_FILE,
+            f"tasks {results.tasks + results.probes} differ from the suite's columns {columns}",
+        )
         return
     for task in columns:
         if results.task_hashes.get(task) != manifest["task_hashes"].get(task):
-            report.add(RESULTS_FILE, f"task hash of {task!r} does not match the registry's data "
-                                     "(evaluated on different records)")
+            report.add(
+                RESULTS_FILE,
+                f"task hash of {task!r} does not match the registry's data "
+                "(evaluated on different records)",
+            )
     steps = range(len(results.tasks) + 1)
-    expected = {
-        f"{PREDICTIONS_DIR}/{step_dir(s)}/{t}.jsonl" for s in steps for t in columns
-    }
-    present = {p.relative_to(entry).as_posix() for p in (entry / PREDICTIONS_DIR).rglob("*")
-               if p.is_file()} if (entry / PREDICTIONS_DIR).is_dir() else set()
+    expected = {f"{PREDICTIONS_DIR}/{step_dir(s)}/{t}.jsonl" for s in steps for t in columns}
+    present = (
+        {
+            p.relative_to(entry).as_posix()
+            for p in (entry / PREDICTIONS_DIR).rglob("*")
+            if p.is_file()
+        }
+        if (entry / PREDICTIONS_DIR).is_dir()
+        else set()
+    )
     for extra in sorted(present - expected):
-        report.add(extra, "is not a predictions file of this suite (expected "
-                          "predictions/step-XX/<task>.jsonl for steps 0..T)")
+        report.add(
+            extra,
+            "is not a predictions file of this suite (expected "
+            "predictions/step-XX/<task>.jsonl for steps 0..T)",
+        )
     coverage_ok = True
     for task in columns:
         uids = [r.uid for r in read_records(records_path(suite.id, task))]
@@ -251,8 +279,10 @@ def check_contents(entry: Path, report: Report, *, n_boot: int | None = None) ->
             missing = [u for u in uids if u not in saved]
             extra = [u for u in saved if u not in wanted]
             if missing:
-                report.add(rel, f"{len(missing)} uid(s) of the suite have no prediction, "
-                                f"e.g. {missing[0]!r}")
+                report.add(
+                    rel,
+                    f"{len(missing)} uid(s) of the suite have no prediction, e.g. {missing[0]!r}",
+                )
                 coverage_ok = False
             if extra:
                 report.add(rel, f"{len(extra)} uid(s) are not in the suite, e.g. {extra[0]!r}")
@@ -263,15 +293,20 @@ def check_contents(entry: Path, report: Report, *, n_boot: int | None = None) ->
     boot = claimed.get("bootstrap", {})
     with tempfile.TemporaryDirectory(prefix="mllmcl-validate-") as scratch:
         recomputed = evaluate_entry(
-            entry, backend="replay", out_dir=Path(scratch), progress=False,
-            n_boot=n_boot or int(boot.get("replicates", 1000)), seed=int(boot.get("seed", 0)),
+            entry,
+            backend="replay",
+            out_dir=Path(scratch),
+            progress=False,
+            n_boot=n_boot or int(boot.get("replicates", 1000)),
+            seed=int(boot.get("seed", 0)),
         ).results
     for part in ("matrix", "cells", "metrics", "probe_drops", "task_hashes", "verified"):
         differences: list[str] = []
         _close(recomputed.get(part), claimed.get(part), part, differences)
         for where in differences[:5]:
-            report.add(RESULTS_FILE, f"{where} differs from the value recomputed from the "
-                                     "predictions")
+            report.add(
+                RESULTS_FILE, f"{where} differs from the value recomputed from the predictions"
+            )
         if len(differences) > 5:
             report.add(RESULTS_FILE, f"{part}: {len(differences) - 5} more differences")
 
@@ -313,22 +348,30 @@ def changed_entries(repo: Path, base: str) -> tuple[list[Path], Report]:
         status, _, path = line.partition("\t")
         parts = PurePosixPath(path).parts
         if len(parts) < 4 or parts[0] != SUBMISSIONS_DIR:
-            report.add(path, "a leaderboard pull request may only add files inside its own "
-                             "entry folder submissions/<suite>/<entry>/")
+            report.add(
+                path,
+                "a leaderboard pull request may only add files inside its own "
+                "entry folder submissions/<suite>/<entry>/",
+            )
             continue
         key = (parts[1], parts[2])
         existed = _git(repo, "ls-tree", "-d", merge_base, f"{SUBMISSIONS_DIR}/{key[0]}/{key[1]}")
         if existed.strip():
-            report.add(path, f"modifies the existing entry {key[0]}/{key[1]} ({status}); "
-                             "entries are changed only by their own pull requests")
+            report.add(
+                path,
+                f"modifies the existing entry {key[0]}/{key[1]} ({status}); "
+                "entries are changed only by their own pull requests",
+            )
             continue
         if status != "A":
             report.add(path, f"unexpected change {status!r} in a new entry")
             continue
         added.add(key)
     if len(added) != 1 and report.ok:
-        report.add(SUBMISSIONS_DIR, f"a pull request adds exactly one entry folder; this one "
-                                    f"adds {len(added)}")
+        report.add(
+            SUBMISSIONS_DIR,
+            f"a pull request adds exactly one entry folder; this one adds {len(added)}",
+        )
     return [repo / SUBMISSIONS_DIR / s / e for s, e in sorted(added)], report
 
 
@@ -336,12 +379,14 @@ def all_entries(root: Path) -> list[Path]:
     base = root / SUBMISSIONS_DIR
     if not base.is_dir():
         return []
-    return sorted(p for suite in base.iterdir() if suite.is_dir() for p in suite.iterdir()
-                  if p.is_dir())
+    return sorted(
+        p for suite in base.iterdir() if suite.is_dir() for p in suite.iterdir() if p.is_dir()
+    )
 
 
-def validate(entries: Sequence[Path] = (), *, base: str | None = None,
-             repo: Path = Path(".")) -> list[Report]:
+def validate(
+    entries: Sequence[Path] = (), *, base: str | None = None, repo: Path = Path(".")
+) -> list[Report]:
     """Validate named entries, the entries a PR adds (``base``), or every committed entry."""
     reports: list[Report] = []
     targets: Iterable[Path] = entries

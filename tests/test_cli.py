@@ -15,7 +15,10 @@ def run(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment.pop("MLLMCL_BENCH_TASKS", None)
     return subprocess.run(
         [sys.executable, "-m", "benchmark.cli", *args],
-        capture_output=True, text=True, env=environment, timeout=120,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
     )
 
 

@@ -100,21 +100,32 @@ def predictions(entry: Path) -> dict[tuple[int, str], list[dict]]:
 def stable(results: dict) -> dict:
     """results.json without what legitimately differs between runs."""
     body = {k: v for k, v in results.items() if k != "provenance"}
-    prov = {k: v for k, v in results["provenance"].items()
-            if k not in ("started", "finished", "wall_seconds", "generated")}
+    prov = {
+        k: v
+        for k, v in results["provenance"].items()
+        if k not in ("started", "finished", "wall_seconds", "generated")
+    }
     return {**body, "provenance": prov}
 
 
 def test_full_matrix_metrics_and_schema(env, tmp_path: Path) -> None:
     entry = make_entry(tmp_path, env)
-    outcome = evaluate_entry(entry, batch_size=4, cache_path=tmp_path / "c.sqlite",
-                             progress=False, n_boot=200)
+    outcome = evaluate_entry(
+        entry, batch_size=4, cache_path=tmp_path / "c.sqlite", progress=False, n_boot=200
+    )
     assert outcome.generated == 4 * 3 * 10
     results = load_results(entry / "results.json")  # validates against the schema
     assert len(results.matrix) == 4 and all(len(row) == 3 for row in results.matrix)
     assert all(v is not None for row in results.matrix for v in row)  # not just the triangle
-    assert set(results.metrics) == {"last", "avg", "mft", "bwt", "forgetting", "fwt",
-                                    "zero_shot_gain"}
+    assert set(results.metrics) == {
+        "last",
+        "avg",
+        "mft",
+        "bwt",
+        "forgetting",
+        "fwt",
+        "zero_shot_gain",
+    }
     assert results.metrics["last"].ci95 is not None
     assert len(results.cells) == 12 and all(c.n == 10 for c in results.cells)
     assert results.provenance.backend == "hf"
@@ -136,14 +147,13 @@ def test_full_matrix_metrics_and_schema(env, tmp_path: Path) -> None:
 def test_batched_equals_unbatched_and_rerun_is_identical(env, tmp_path: Path) -> None:
     one = make_entry(tmp_path, env, "one")
     many = make_entry(tmp_path, env, "many")
-    evaluate_entry(one, batch_size=1, cache_path=tmp_path / "1.sqlite", progress=False,
-                   n_boot=100)
-    evaluate_entry(many, batch_size=7, cache_path=tmp_path / "7.sqlite", progress=False,
-                   n_boot=100)
+    evaluate_entry(one, batch_size=1, cache_path=tmp_path / "1.sqlite", progress=False, n_boot=100)
+    evaluate_entry(many, batch_size=7, cache_path=tmp_path / "7.sqlite", progress=False, n_boot=100)
     assert predictions(one) == predictions(many)
     first = json.loads((many / "results.json").read_text())
-    again = evaluate_entry(many, batch_size=7, cache_path=tmp_path / "7.sqlite",
-                           progress=False, n_boot=100)
+    again = evaluate_entry(
+        many, batch_size=7, cache_path=tmp_path / "7.sqlite", progress=False, n_boot=100
+    )
     assert again.generated == 0  # nothing changed: nothing generated
     second = json.loads((many / "results.json").read_text())
     assert stable(first) == stable(second)
@@ -162,14 +172,29 @@ def test_adapter_changed_in_place_is_a_new_checkpoint(env, tmp_path: Path) -> No
 
 def test_kill_and_resume_gives_identical_results(env, tmp_path: Path) -> None:
     reference = make_entry(tmp_path, env, "ref")
-    evaluate_entry(reference, batch_size=1, cache_path=tmp_path / "ref.sqlite",
-                   progress=False, n_boot=100)
+    evaluate_entry(
+        reference, batch_size=1, cache_path=tmp_path / "ref.sqlite", progress=False, n_boot=100
+    )
     entry = make_entry(tmp_path, env, "killed")
     cache = tmp_path / "killed.sqlite"
-    command = [sys.executable, "-m", "benchmark.cli", "evaluate", "--submission", str(entry),
-               "--batch-size", "1", "--cache", str(cache), "--bootstrap", "100", "--quiet"]
-    process = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-m",
+        "benchmark.cli",
+        "evaluate",
+        "--submission",
+        str(entry),
+        "--batch-size",
+        "1",
+        "--cache",
+        str(cache),
+        "--bootstrap",
+        "100",
+        "--quiet",
+    ]
+    process = subprocess.Popen(
+        command, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     done_before_kill = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
@@ -189,8 +214,9 @@ def test_kill_and_resume_gives_identical_results(env, tmp_path: Path) -> None:
     with sqlite3.connect(cache) as db:
         kept = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
     assert 25 <= kept < 120
-    resumed = subprocess.run(command, env=os.environ.copy(), capture_output=True, text=True,
-                             timeout=300)
+    resumed = subprocess.run(
+        command, env=os.environ.copy(), capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"generated {120 - kept} prediction(s)" in resumed.stdout  # nothing twice
     assert predictions(entry) == predictions(reference)
@@ -202,8 +228,9 @@ def test_kill_and_resume_gives_identical_results(env, tmp_path: Path) -> None:
 def test_replay_rescores_saved_predictions(env, tmp_path: Path) -> None:
     entry = make_entry(tmp_path, env)
     hf = evaluate_entry(entry, cache_path=tmp_path / "c.sqlite", progress=False, n_boot=100)
-    replay = evaluate_entry(entry, backend="replay", out_dir=tmp_path / "replayed",
-                            progress=False, n_boot=100)
+    replay = evaluate_entry(
+        entry, backend="replay", out_dir=tmp_path / "replayed", progress=False, n_boot=100
+    )
     assert replay.generated == 0 or replay.results["matrix"] == hf.results["matrix"]
     assert replay.results["matrix"] == hf.results["matrix"]
     assert replay.results["metrics"] == hf.results["metrics"]
@@ -214,8 +241,15 @@ def test_replay_rescores_saved_predictions(env, tmp_path: Path) -> None:
 
 def test_partial_grid_writes_nothing(env, tmp_path: Path) -> None:
     entry = make_entry(tmp_path, env)
-    outcome = evaluate_entry(entry, limit=2, steps=[0, 1], tasks=["a"],
-                             cache_path=tmp_path / "c.sqlite", progress=False, n_boot=50)
+    outcome = evaluate_entry(
+        entry,
+        limit=2,
+        steps=[0, 1],
+        tasks=["a"],
+        cache_path=tmp_path / "c.sqlite",
+        progress=False,
+        n_boot=50,
+    )
     assert outcome.written is None and not (entry / "results.json").exists()
     assert outcome.results["matrix"][0][0] is not None and outcome.results["matrix"][2][0] is None
     assert outcome.generated == 4
@@ -225,11 +259,19 @@ def test_partial_grid_writes_nothing(env, tmp_path: Path) -> None:
     ("changes", "message"),
     [
         ({"suite_version": 2}, "suite_version 2 but toy is version 1"),
-        ({"checkpoints": [{"step": 1, "task": "a", "kind": "lora", "path": "step-1"}]},
-         "1 checkpoints for a 3-task order"),
-        ({"checkpoints": [{"step": i, "task": t, "kind": "lora", "path": f"step-{i}"}
-                          for i, t in enumerate(["b", "a", "c"], start=1)]},
-         "checkpoints[0] is for task 'b'"),
+        (
+            {"checkpoints": [{"step": 1, "task": "a", "kind": "lora", "path": "step-1"}]},
+            "1 checkpoints for a 3-task order",
+        ),
+        (
+            {
+                "checkpoints": [
+                    {"step": i, "task": t, "kind": "lora", "path": f"step-{i}"}
+                    for i, t in enumerate(["b", "a", "c"], start=1)
+                ]
+            },
+            "checkpoints[0] is for task 'b'",
+        ),
     ],
 )
 def test_inconsistent_submission_is_refused(env, tmp_path: Path, changes, message) -> None:

@@ -87,18 +87,42 @@ def test_render_choices_letters_options() -> None:
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        (lambda: [make(0), make(1), make(0)], "record 2: duplicate uid 'toy/t1/test/0' (first seen at record 0)"),
-        (lambda: [make(0), make(1, answers=())], "record 1 (uid 'toy/t1/test/1'): field 'answers' is empty"),
-        (lambda: [make(0), make(1, images=("images/missing.png",))], "image file 'images/missing.png' is missing"),
-        (lambda: [make(0, scorer="llm_judge")], "record 0 (uid 'toy/t1/test/0'): unknown scorer 'llm_judge'"),
-        (lambda: [make(0, uid="other/t1/test/0")], "uid must look like 'toy/t1/test/<upstream id>'"),
+        (
+            lambda: [make(0), make(1), make(0)],
+            "record 2: duplicate uid 'toy/t1/test/0' (first seen at record 0)",
+        ),
+        (
+            lambda: [make(0), make(1, answers=())],
+            "record 1 (uid 'toy/t1/test/1'): field 'answers' is empty",
+        ),
+        (
+            lambda: [make(0), make(1, images=("images/missing.png",))],
+            "image file 'images/missing.png' is missing",
+        ),
+        (
+            lambda: [make(0, scorer="llm_judge")],
+            "record 0 (uid 'toy/t1/test/0'): unknown scorer 'llm_judge'",
+        ),
+        (
+            lambda: [make(0, uid="other/t1/test/0")],
+            "uid must look like 'toy/t1/test/<upstream id>'",
+        ),
         (lambda: [make(0, question="  ")], "field 'question' is empty"),
         (lambda: [make(0, choices=("only",))], "field 'choices' needs at least two options"),
         (lambda: [make(0, meta="{not json")], "field 'meta' is not valid JSON"),
         (lambda: [make(0, images=("../escape.png",))], "must be relative to the suite directory"),
     ],
-    ids=["duplicate-uid", "empty-answers", "missing-image", "unknown-scorer", "bad-uid",
-         "empty-question", "one-choice", "bad-meta", "image-escapes"],
+    ids=[
+        "duplicate-uid",
+        "empty-answers",
+        "missing-image",
+        "unknown-scorer",
+        "bad-uid",
+        "empty-question",
+        "one-choice",
+        "bad-meta",
+        "image-escapes",
+    ],
 )
 def test_malformed_file_is_rejected_naming_file_and_record(
     tmp_path: Path, data_dir: Path, bad, message: str

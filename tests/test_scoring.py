@@ -342,9 +342,15 @@ def reference_levenshtein(a: str, b: str) -> int:
     return rows[-1][-1]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text("abcd", max_size=12), st.text("abcd", max_size=12), st.integers(0, 12))
-def test_levenshtein_matches_reference_and_limit(a: str, b: str, limit: int) -> None:
+SHORT = st.text("abcd", max_size=12)
+LONG = st.text("abcdé ", min_size=60, max_size=90)  # over 64 characters: many-word bit vectors
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.tuples(SHORT, SHORT), st.tuples(LONG, LONG), st.tuples(SHORT, LONG)),
+       st.integers(0, 90))  # fmt: skip
+def test_levenshtein_matches_reference_and_limit(pair: tuple[str, str], limit: int) -> None:
+    a, b = pair
     expected = reference_levenshtein(a, b)
     assert levenshtein(a, b) == expected
     bounded = levenshtein(a, b, limit)

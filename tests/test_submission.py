@@ -55,15 +55,30 @@ def test_good_submission_loads(tmp_path: Path) -> None:
     [
         ({"method_family": "magic"}, "method_family", "Input should be"),
         ({"name": "Bad Name!"}, "name", "should match pattern"),
-        ({"checkpoints": [{"step": 1, "task": "colour", "kind": "lora", "path": "../x"}]},
-         "checkpoints[0].path", "must not contain '..'"),
-        ({"checkpoints": [{"step": 1, "task": "colour", "kind": "lora", "path": "/etc"}]},
-         "checkpoints[0].path", "must be relative"),
-        ({"checkpoints": [{"step": 1, "task": "colour", "kind": "lora",
-                           "path": "hf://org/repo@main/x"}]},
-         "checkpoints[0].path", "pin the revision"),
-        ({"checkpoints": [{"step": 2, "task": "colour", "kind": "lora", "path": "a"}]},
-         "(top level)", "steps must be 1..T in order"),
+        (
+            {"checkpoints": [{"step": 1, "task": "colour", "kind": "lora", "path": "../x"}]},
+            "checkpoints[0].path",
+            "must not contain '..'",
+        ),
+        (
+            {"checkpoints": [{"step": 1, "task": "colour", "kind": "lora", "path": "/etc"}]},
+            "checkpoints[0].path",
+            "must be relative",
+        ),
+        (
+            {
+                "checkpoints": [
+                    {"step": 1, "task": "colour", "kind": "lora", "path": "hf://org/repo@main/x"}
+                ]
+            },
+            "checkpoints[0].path",
+            "pin the revision",
+        ),
+        (
+            {"checkpoints": [{"step": 2, "task": "colour", "kind": "lora", "path": "a"}]},
+            "(top level)",
+            "steps must be 1..T in order",
+        ),
         ({"checkpoints": []}, "(top level)", "or set predictions_only: true"),
         ({"uses_replay": True, "replay_buffer": None}, "(top level)", "replay_buffer"),
         ({"paper": "javascript:alert(1)"}, "paper", "https:// URL"),
@@ -107,8 +122,10 @@ def test_symlink_out_of_the_entry_is_refused(tmp_path: Path) -> None:
 
 def test_json_schemas_are_exported_and_current() -> None:
     schemas = Path(__file__).resolve().parent.parent / "schemas"
-    for name, schema in (("submission.schema.json", submission_json_schema()),
-                         ("results.schema.json", results_json_schema())):
+    for name, schema in (
+        ("submission.schema.json", submission_json_schema()),
+        ("results.schema.json", results_json_schema()),
+    ):
         committed = json.loads((schemas / name).read_text())
         assert committed == json.loads(json.dumps(schema)), (
             f"schemas/{name} is stale: run python -m benchmark.submission"

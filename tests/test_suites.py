@@ -55,29 +55,70 @@ def test_good_file_parses_tasks_given_as_mapping(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "field", "message"),
     [
-        (lambda t: t.replace("tasks:\n  a: {", "tasks:\n  a: {scorr: x, "), "tasks[a].scorr",
-         "Extra inputs are not permitted"),
-        (lambda t: t.replace("scorer: exact_match, max_new_tokens: 4, options: {kind: shape}",
-                             "scorer: llm_judge, max_new_tokens: 4"), "tasks[b].scorer",
-         "unknown scorer 'llm_judge'"),
-        (lambda t: t.replace("max_new_tokens: 4, options: {kind: colour}", "max_new_tokens: many"),
-         "tasks[a].max_new_tokens", "valid integer"),
-        (lambda t: t.replace("default: [a, b]", "default: [a, c]"), "(top level)",
-         "orders.default: unknown task(s) c"),
-        (lambda t: t.replace("default: [a, b]", "first: [a, b]"), "(top level)",
-         "a 'default' order is required"),
-        (lambda t: t.replace("default: [a, b]", "default: [a, b, p]"), "(top level)",
-         "probe(s) p in order"),
-        (lambda t: t.replace("version: 2\n", "version: 3\n"), "(top level)",
-         "changelog: newest entry is version 2 but the suite is version 3"),
+        (
+            lambda t: t.replace("tasks:\n  a: {", "tasks:\n  a: {scorr: x, "),
+            "tasks[a].scorr",
+            "Extra inputs are not permitted",
+        ),
+        (
+            lambda t: t.replace(
+                "scorer: exact_match, max_new_tokens: 4, options: {kind: shape}",
+                "scorer: llm_judge, max_new_tokens: 4",
+            ),
+            "tasks[b].scorer",
+            "unknown scorer 'llm_judge'",
+        ),
+        (
+            lambda t: t.replace(
+                "max_new_tokens: 4, options: {kind: colour}", "max_new_tokens: many"
+            ),
+            "tasks[a].max_new_tokens",
+            "valid integer",
+        ),
+        (
+            lambda t: t.replace("default: [a, b]", "default: [a, c]"),
+            "(top level)",
+            "orders.default: unknown task(s) c",
+        ),
+        (
+            lambda t: t.replace("default: [a, b]", "first: [a, b]"),
+            "(top level)",
+            "a 'default' order is required",
+        ),
+        (
+            lambda t: t.replace("default: [a, b]", "default: [a, b, p]"),
+            "(top level)",
+            "probe(s) p in order",
+        ),
+        (
+            lambda t: t.replace("version: 2\n", "version: 3\n"),
+            "(top level)",
+            "changelog: newest entry is version 2 but the suite is version 3",
+        ),
         (lambda t: t.replace("title: Toy\n", ""), "title", "Field required"),
-        (lambda t: t.replace("source: {module: shapes,", "source: {module: shapes, revision: main,"),
-         "source.revision", "40-character"),
+        (
+            lambda t: t.replace(
+                "source: {module: shapes,", "source: {module: shapes, revision: main,"
+            ),
+            "source.revision",
+            "40-character",
+        ),
     ],
-    ids=["extra-field", "unknown-scorer", "bad-int", "unknown-task-in-order", "no-default-order",
-         "probe-in-order", "version-without-changelog", "missing-title", "unpinned-revision"],
+    ids=[
+        "extra-field",
+        "unknown-scorer",
+        "bad-int",
+        "unknown-task-in-order",
+        "no-default-order",
+        "probe-in-order",
+        "version-without-changelog",
+        "missing-title",
+        "unpinned-revision",
+    ],
 )
-def test_malformed_suite_names_file_and_field(tmp_path: Path, edit, field: str, message: str) -> None:
+def test_malformed_suite_names_file_and_field(
+    tmp_path: Path, edit, field: str, message: str
+) -> None:
     path = write(tmp_path, edit(GOOD))
     with pytest.raises(SuiteError) as info:
         load_suite_file(path)

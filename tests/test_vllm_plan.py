@@ -34,8 +34,10 @@ def job(step: int, kind: str, path: Path, digest: str) -> GenerationJob:
     return GenerationJob(step, "t", model, 8, [PromptItem(f"k{step}", f"u{step}", "q", ())])
 
 
-@pytest.mark.parametrize(("ranks", "expected"), [([1], 1), ([8], 8), ([9], 16), ([8, 64], 64),
-                                                  ([100], 128), ([300], 320), ([512], 512)])
+@pytest.mark.parametrize(
+    ("ranks", "expected"),
+    [([1], 1), ([8], 8), ([9], 16), ([8, 64], 64), ([100], 128), ([300], 320), ([512], 512)],
+)
 def test_rank_rounds_up_to_an_allowed_value(ranks: list[int], expected: int) -> None:
     assert max_lora_rank(ranks) == expected
 
@@ -79,9 +81,13 @@ def test_plan_routes_unsupported_adapters_to_hf(tmp_path: Path) -> None:
     ok1 = adapter(tmp_path, "ok1", r=16)
     ok2 = adapter(tmp_path, "ok2", r=32, rank_pattern={"q_proj": 40})
     bad = adapter(tmp_path, "bad", modules_to_save=["lm_head"])
-    jobs = [job(0, "base", Path("/base"), "b" * 64), job(1, "lora", ok1, "1" * 64),
-            job(2, "lora", bad, "2" * 64), job(3, "lora", ok2, "3" * 64),
-            job(4, "full", tmp_path / "full", "4" * 64)]
+    jobs = [
+        job(0, "base", Path("/base"), "b" * 64),
+        job(1, "lora", ok1, "1" * 64),
+        job(2, "lora", bad, "2" * 64),
+        job(3, "lora", ok2, "3" * 64),
+        job(4, "full", tmp_path / "full", "4" * 64),
+    ]
     run = plan_run(jobs)
     assert [j.step for j in run.engine_jobs["/base"]] == [0, 1, 3]
     assert [j.step for j in run.hf_jobs] == [2]

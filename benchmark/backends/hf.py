@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -142,12 +143,8 @@ class HFBackend(Backend):
 
     # -- generation ------------------------------------------------------------------------
 
-    def generate_batch(
-        self, model: Any, processor: Any, items: Sequence[PromptItem], max_new_tokens: int
-    ) -> list[str]:
-        """Greedy generation for one batch; texts with special tokens removed, stripped."""
-        import torch
-
+    def render(self, processor: Any, items: Sequence[PromptItem]) -> tuple[list[str], list[Any]]:
+        """Chat-templated prompts and decoded images of one batch (CPU work, no model)."""
         prompts = [
             processor.apply_chat_template(
                 conversation(item.question, len(item.images)),
@@ -156,7 +153,20 @@ class HFBackend(Backend):
             )
             for item in items
         ]
-        images = [image for item in items for image in _images(item.images)]
+        return prompts, [image for item in items for image in _images(item.images)]
+
+    def generate_batch(
+        self,
+        model: Any,
+        processor: Any,
+        items: Sequence[PromptItem],
+        max_new_tokens: int,
+        rendered: tuple[list[str], list[Any]] | None = None,
+    ) -> list[str]:
+        """Greedy generation for one batch; texts with special tokens removed, stripped."""
+        import torch
+
+        prompts, images = rendered or self.render(processor, items)
         inputs = processor(
             text=prompts, images=images or None, padding=True, return_tensors="pt"
         ).to(self.device)
@@ -182,22 +192,33 @@ class HFBackend(Backend):
     def run(self, jobs: Sequence[GenerationJob], sink: Sink) -> None:
         # Base-model and LoRA jobs first, grouped by base, so the base loads once;
         # then full checkpoints one at a time.
-        def order(job: GenerationJob) -> tuple[int, str, int, int]:
-            full = job.model.kind == "full"
-            return (int(full), str(job.model.base_path), job.step, 0)
+        def order(job: GenerationJob) -> tuple[int, str, int]:
+            return (int(job.model.kind == "full"), str(job.model.base_path), job.step)
 
         by_model: dict[tuple[str, str], list[GenerationJob]] = {}
         for job in sorted(jobs, key=order):
             by_model.setdefault((job.model.kind, job.model.content_hash), []).append(job)
-        for group in by_model.values():
-            with self._model_for(group[0].model) as (model, processor):
-                for job in group:
-                    # Longest prompts first keeps padding low; results do not depend on it.
-                    items = sorted(job.items, key=lambda i: (-len(i.question), i.uid))
-                    for start in range(0, len(items), self.batch_size):
-                        batch = items[start : start + self.batch_size]
-                        sink(job, batch, self.generate_batch(model, processor, batch,
-                                                              job.max_new_tokens))
+        with ThreadPoolExecutor(max_workers=1) as prefetch:
+            for group in by_model.values():
+                with self._model_for(group[0].model) as (model, processor):
+                    batches = [(job, batch) for job in group for batch in self._batches(job.items)]
+                    # The next batch's images and prompts are prepared while this one runs.
+                    pending = (
+                        prefetch.submit(self.render, processor, batches[0][1]) if batches else None
+                    )
+                    for index, (job, batch) in enumerate(batches):
+                        rendered = pending.result()
+                        if index + 1 < len(batches):
+                            pending = prefetch.submit(self.render, processor, batches[index + 1][1])
+                        texts = self.generate_batch(
+                            model, processor, batch, job.max_new_tokens, rendered
+                        )
+                        sink(job, batch, texts)
+
+    def _batches(self, items: Sequence[PromptItem]) -> list[list[PromptItem]]:
+        # Longest prompts first keeps padding low; results do not depend on it.
+        ordered = sorted(items, key=lambda i: (-len(i.question), i.uid))
+        return [ordered[i : i + self.batch_size] for i in range(0, len(ordered), self.batch_size)]
 
     def close(self) -> None:
         self._drop_base()

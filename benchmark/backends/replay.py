@@ -42,12 +42,13 @@ def read_predictions(path: Path) -> dict[str, str]:
                 raise PredictionsError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
             if not isinstance(row, dict) or set(row) != {"uid", "prediction"}:
                 raise PredictionsError(
-                    f"{path}: line {number}: expected an object with exactly 'uid' and "
-                    "'prediction'"
+                    f"{path}: line {number}: expected an object with exactly 'uid' and 'prediction'"
                 )
             uid, prediction = row["uid"], row["prediction"]
             if not isinstance(uid, str) or not isinstance(prediction, str):
-                raise PredictionsError(f"{path}: line {number}: 'uid' and 'prediction' must be strings")
+                raise PredictionsError(
+                    f"{path}: line {number}: 'uid' and 'prediction' must be strings"
+                )
             if len(prediction) > MAX_PREDICTION_CHARS:
                 raise PredictionsError(
                     f"{path}: line {number}: prediction longer than {MAX_PREDICTION_CHARS} chars"

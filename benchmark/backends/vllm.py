@@ -17,6 +17,7 @@ functions run (and are tested) anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import sys
@@ -75,7 +76,10 @@ def inspect_adapter(adapter_dir: Path) -> AdapterCheck:
         raise BenchmarkError(f"{adapter_dir}: no adapter_config.json (is it a LoRA adapter?)")
     config = json.loads(config_path.read_text(encoding="utf-8"))
     reasons: list[str] = []
-    ranks = [int(config.get("r", 8)), *(int(v) for v in (config.get("rank_pattern") or {}).values())]
+    ranks = [
+        int(config.get("r", 8)),
+        *(int(v) for v in (config.get("rank_pattern") or {}).values()),
+    ]
     rank = max(ranks)
     if rank > ALLOWED_LORA_RANKS[-1]:
         reasons.append(f"rank {rank} above vLLM's maximum {ALLOWED_LORA_RANKS[-1]}")
@@ -92,8 +96,9 @@ def inspect_adapter(adapter_dir: Path) -> AdapterCheck:
     target = config.get("target_modules") or []
     targets = [target] if isinstance(target, str) else list(target)
     names = _adapter_tensor_names(adapter_dir) + targets
-    touched = sorted({frag.rstrip(".") for frag in NON_LANGUAGE_MODULES
-                      for name in names if frag in name})
+    touched = sorted(
+        {frag.rstrip(".") for frag in NON_LANGUAGE_MODULES for name in names if frag in name}
+    )
     if touched:
         reasons.append(f"weights on {', '.join(touched)} (vLLM drops them with only a warning)")
     if (adapter_dir / "non_lora_trainables.bin").exists():
@@ -191,7 +196,8 @@ def render_prompts(processor: Any, items: Sequence[PromptItem]) -> list[dict[str
     inputs = []
     for item in items:
         text = processor.apply_chat_template(
-            conversation(item.question, len(item.images)), add_generation_prompt=True,
+            conversation(item.question, len(item.images)),
+            add_generation_prompt=True,
             tokenize=False,
         )
         entry: dict[str, Any] = {"prompt": text}
@@ -205,8 +211,9 @@ def render_prompts(processor: Any, items: Sequence[PromptItem]) -> list[dict[str
     return inputs
 
 
-def _engine(model_path: str, *, lora_rank: int | None, n_loras: int, options: dict[str, Any]
-            ) -> Any:
+def _engine(
+    model_path: str, *, lora_rank: int | None, n_loras: int, options: dict[str, Any]
+) -> Any:
     from vllm import LLM
 
     kwargs: dict[str, Any] = {
@@ -220,14 +227,18 @@ def _engine(model_path: str, *, lora_rank: int | None, n_loras: int, options: di
     if options.get("max_model_len"):
         kwargs["max_model_len"] = options["max_model_len"]
     if lora_rank is not None:
-        kwargs.update(enable_lora=True, max_lora_rank=lora_rank,
-                      max_loras=min(max(n_loras, 1), options.get("max_loras", 4)),
-                      max_cpu_loras=max(n_loras, 1))
+        kwargs.update(
+            enable_lora=True,
+            max_lora_rank=lora_rank,
+            max_loras=min(max(n_loras, 1), options.get("max_loras", 4)),
+            max_cpu_loras=max(n_loras, 1),
+        )
     return LLM(**kwargs)
 
 
-def _generate(llm: Any, processor: Any, jobs: Sequence[GenerationJob],
-              loras: dict[str, LoraSpec], sink: Sink) -> None:
+def _generate(
+    llm: Any, processor: Any, jobs: Sequence[GenerationJob], loras: dict[str, LoraSpec], sink: Sink
+) -> None:
     """All (step, item) requests in large mixed chunks; one sink call per job slice."""
     from vllm import SamplingParams
     from vllm.lora.request import LoRARequest
@@ -236,12 +247,20 @@ def _generate(llm: Any, processor: Any, jobs: Sequence[GenerationJob],
     flat = [(job, item) for job in jobs for item in job.items]
     for start in range(0, len(flat), CHUNK):
         chunk = flat[start : start + CHUNK]
-        params = [SamplingParams(temperature=0.0, max_tokens=job.max_new_tokens,
-                                 repetition_penalty=1.0) for job, _ in chunk]
-        lora = [requests.get(job.model.content_hash) if job.model.kind == "lora" else None
-                for job, _ in chunk]
-        outputs = llm.generate(render_prompts(processor, [item for _, item in chunk]),
-                               params, lora_request=lora, use_tqdm=False)
+        params = [
+            SamplingParams(temperature=0.0, max_tokens=job.max_new_tokens, repetition_penalty=1.0)
+            for job, _ in chunk
+        ]
+        lora = [
+            requests.get(job.model.content_hash) if job.model.kind == "lora" else None
+            for job, _ in chunk
+        ]
+        outputs = llm.generate(
+            render_prompts(processor, [item for _, item in chunk]),
+            params,
+            lora_request=lora,
+            use_tqdm=False,
+        )
         by_job: dict[int, tuple[GenerationJob, list[PromptItem], list[str]]] = {}
         for (job, item), output in zip(chunk, outputs, strict=True):
             entry = by_job.setdefault(id(job), (job, [], []))
@@ -251,8 +270,9 @@ def _generate(llm: Any, processor: Any, jobs: Sequence[GenerationJob],
             sink(job, items, texts)
 
 
-def _full_worker(model_path: str, jobs: list[GenerationJob], options: dict[str, Any],
-                 queue: Any) -> None:  # pragma: no cover - runs in a subprocess with a GPU
+def _full_worker(
+    model_path: str, jobs: list[GenerationJob], options: dict[str, Any], queue: Any
+) -> None:  # pragma: no cover - runs in a subprocess with a GPU
     from transformers import AutoProcessor
 
     processor = AutoProcessor.from_pretrained(model_path)
@@ -284,8 +304,11 @@ class VLLMBackend(Backend):
         import transformers
         import vllm
 
-        return {"vllm": vllm.__version__, "torch": torch.__version__,
-                "transformers": transformers.__version__}
+        return {
+            "vllm": vllm.__version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        }
 
     def run(self, jobs: Sequence[GenerationJob], sink: Sink) -> None:
         from transformers import AutoProcessor
@@ -295,8 +318,12 @@ class VLLMBackend(Backend):
             print(f"vllm: {message}", file=sys.stderr)
         for base_path, engine_jobs in run_plan.engine_jobs.items():
             processor = AutoProcessor.from_pretrained(base_path)
-            llm = _engine(base_path, lora_rank=run_plan.max_lora_rank,
-                          n_loras=len(run_plan.loras), options=self.options)
+            llm = _engine(
+                base_path,
+                lora_rank=run_plan.max_lora_rank,
+                n_loras=len(run_plan.loras),
+                options=self.options,
+            )
             try:
                 _generate(llm, processor, engine_jobs, run_plan.loras, sink)
             finally:
@@ -312,8 +339,9 @@ class VLLMBackend(Backend):
             finally:
                 fallback.close()
 
-    def _run_full_in_subprocess(self, model_path: str, jobs: list[GenerationJob],
-                                sink: Sink) -> None:  # pragma: no cover - GPU only
+    def _run_full_in_subprocess(
+        self, model_path: str, jobs: list[GenerationJob], sink: Sink
+    ) -> None:  # pragma: no cover - GPU only
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
         process = context.Process(target=_full_worker, args=(model_path, jobs, self.options, queue))
@@ -340,10 +368,8 @@ def _group_full(jobs: Sequence[GenerationJob]) -> dict[str, list[GenerationJob]]
 def _shutdown(llm: Any) -> None:  # pragma: no cover - GPU only
     import gc
 
-    try:
+    with contextlib.suppress(AttributeError):
         llm.llm_engine.engine_core.shutdown()
-    except AttributeError:
-        pass
     del llm
     gc.collect()
     try:
@@ -352,4 +378,3 @@ def _shutdown(llm: Any) -> None:  # pragma: no cover - GPU only
         cleanup_dist_env_and_memory()
     except ImportError:
         pass
-
