@@ -75,6 +75,8 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 _NEEDS_TWO_STEPS = frozenset({"bwt", "forgetting", "fwt"})
 _NEEDS_BASE_ROW = frozenset({"fwt", "zero_shot_gain"})
 _CHUNK_ELEMENTS = 1 << 22  # resampling draws at most this many indices at once (32 MiB)
+_SINGLE_THREAD_ELEMENTS = 1 << 18  # see _weighted_sums
+_ONE_CALL_ELEMENTS = 1 << 22  # larger products: one call, threads allowed
 
 
 @dataclass(frozen=True)
@@ -408,10 +410,28 @@ def _resampled_means(
             draws = rng.integers(0, n, size=(b, n))
             draws += (np.arange(b) * n)[:, None]
             counts = np.bincount(draws.ravel(), minlength=b * n).reshape(b, n)
-            out[start : start + b, :, j] = counts.astype(float) @ scores_t
+            _weighted_sums(counts.astype(float), scores_t, out[start : start + b, :, j])
         out[:, :, j] *= 100.0 / n
         out[:, missing, j] = np.nan
     return out
+
+
+def _weighted_sums(counts: np.ndarray, scores_t: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = counts @ scores_t``, in blocks small enough to run on one BLAS thread.
+
+    A product this skinny (few steps) gains nothing from threads, and threaded OpenBLAS
+    slows down badly when other processes compete for the cores, so small products are
+    cut into blocks under OpenBLAS's single-thread size (m * n * k <= 2**18). Large
+    products, where threads pay off, are left in one call.
+    """
+    b, n = counts.shape
+    per_row = n * scores_t.shape[1]
+    if b * per_row > _ONE_CALL_ELEMENTS:
+        np.matmul(counts, scores_t, out=out)
+        return
+    step = max(1, _SINGLE_THREAD_ELEMENTS // per_row)
+    for start in range(0, b, step):
+        np.matmul(counts[start : start + step], scores_t, out=out[start : start + step])
 
 
 def _check_boot(n_boot: int, level: float) -> None:
@@ -456,6 +476,10 @@ def bootstrap_metrics(
     ``item_scores`` as in :func:`bootstrap_matrices`. The point estimate is
     ``cl_metrics`` of the per-cell means × 100; the interval is the ``level`` percentile
     interval of the metric over ``n_boot`` replicates. Keys are :data:`METRICS`.
+
+    ``forgetting`` takes a maximum over steps, which noise pushes up: where the steps before
+    the last differ little next to their sampling noise, its replicates sit above the point
+    estimate and the interval can miss it. The other metrics are linear in the cells.
     """
     _check_boot(n_boot, level)
     arrays = _item_arrays(item_scores, base_row)

@@ -270,7 +270,7 @@ _CONTRACTIONS = {
     "notve": "not've", "oclock": "o'clock", "oughtnt": "oughtn't", "ow's'at": "'ow's'at",
     "'ows'at": "'ow's'at", "'ow'sat": "'ow's'at", "shant": "shan't", "shed've": "she'd've",
     "she'dve": "she'd've", "she's": "she's", "shouldve": "should've", "shouldnt": "shouldn't",
-    "shouldnt've": "shouldn't've", "shouldn'tve": "shouldn't've", "somebody'd": "somebodyd",
+    "shouldnt've": "shouldn't've", "shouldn'tve": "shouldn't've", "somebodyd": "somebody'd",
     "somebodyd've": "somebody'd've", "somebody'dve": "somebody'd've",
     "somebodyll": "somebody'll", "somebodys": "somebody's", "someoned": "someone'd",
     "someoned've": "someone'd've", "someone'dve": "someone'd've", "someonell": "someone'll",
@@ -619,7 +619,7 @@ def _greedy_matches(pred: list[Box], gold: list[Box]) -> int:
     for i, p in enumerate(pred):
         for j, g in enumerate(gold):
             overlap = _iou(p, g)
-            if overlap >= IOU_THRESHOLD:
+            if overlap > IOU_THRESHOLD:
                 pairs.append((-overlap, i, j))
     pairs.sort()
     used_p: set[int] = set()
@@ -661,27 +661,7 @@ def detection_f1(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | N
 
 
 # --------------------------------------------------------------------------- options
-# How an option letter is read from free text (multiple_choice and mmt_gui). Tiers are
-# tried in order; the first tier that yields any valid letter decides: exactly one distinct
-# letter -> that option, several -> unparsable (never a guess). Letters beyond the number
-# of choices are ignored everywhere.
-#   1. the whole answer is one letter, in any case, possibly decorated: "B", "b", "(B)",
-#      "B.", "**B**", "[B]".
-#   2. answer statements: "answer is B", "Answer: B", "The correct answer would be (B)",
-#      "The correct option is B", "answer: option B"; a list such as "A or B", "B, C" yields
-#      every letter (so it is unparsable). Outside brackets an uppercase letter counts, and
-#      a lowercase one other than "a"/"i" (words, not letters, in prose).
-#   3. option markers anywhere: "(B)"/"[B]" (any case, not glued to a preceding word, so
-#      "cat(s)" is no marker), "B)" (uppercase, not after a letter or digit), "B." / "B:" at
-#      the start of a line followed by a space or the end, "option B" / "choice B".
-#   4. option text: the answer equals one option's text (casefolded, whitespace collapsed,
-#      surrounding punctuation ignored), else exactly one option's text occurs in it as a
-#      whole phrase (not inside a longer word), texts contained in another matching option's
-#      text ("cat" in "black cat") set aside.
-# The article rule: a single uppercase "A" (or "I") that begins a phrase ("A cat is …",
-# "The answer is A cat", "I think …") is prose: it is read as a letter only when it stands
-# alone (tier 1), is bracketed, is followed by "." ")" ":" (tiers 2-3), or is followed by
-# one of the words below ("A is correct", "A because …").
+# How an option letter is read from free text: see the docstring of ``multiple_choice``.
 
 _DECOR = " \t\r\n*_\"'`“”‘’()[]{}<>.:,;!"
 _ANSWER_HEAD = re.compile(
@@ -761,7 +741,7 @@ def _contains_phrase(haystack: str, needle: str) -> bool:
 
 def _option_by_text(text: str, choices: tuple[str, ...]) -> str | None:
     key = _option_key(text)
-    keys = [_option_key(c) for c in choices]
+    keys = [_option_key(c) for c in choices[: len(LETTERS)]]
     equal = [i for i, k in enumerate(keys) if k and k == key]
     if equal:
         return LETTERS[equal[0]] if len(equal) == 1 else None
@@ -780,7 +760,7 @@ def _decide(letters: Iterable[str], valid: str) -> tuple[bool, str | None]:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _choose(text: str, choices: tuple[str, ...] | None) -> str | None:
-    valid = LETTERS[: len(choices)] if choices is not None else LETTERS
+    valid = LETTERS[: len(choices)] if choices else LETTERS
     bare = text.strip(_DECOR)
     if len(bare) == 1 and bare.isascii() and bare.isalpha() and bare.upper() in valid:
         return bare.upper()
@@ -797,7 +777,7 @@ _GOLD_LETTER = re.compile(r"\(?([A-Za-z])\)?\.?")
 @functools.lru_cache(maxsize=1 << 14)
 def _gold_letter(gold: str, choices: tuple[str, ...] | None, *, text_first: bool) -> str:
     """The gold option's letter, from a letter ("B", "(b)") or an option's text."""
-    valid = LETTERS[: len(choices)] if choices is not None else LETTERS
+    valid = LETTERS[: len(choices)] if choices else LETTERS
 
     def by_letter() -> str | None:
         m = _GOLD_LETTER.fullmatch(gold.strip())
@@ -807,7 +787,7 @@ def _gold_letter(gold: str, choices: tuple[str, ...] | None, *, text_first: bool
         if not choices:
             return None
         key = _option_key(gold)
-        hits = [i for i, c in enumerate(choices) if _option_key(c) == key]
+        hits = [i for i, c in enumerate(choices[: len(LETTERS)]) if _option_key(c) == key]
         return LETTERS[hits[0]] if len(hits) == 1 else None
 
     order = (by_text, by_letter) if text_first else (by_letter, by_text)
@@ -831,13 +811,37 @@ def _letter_scorer(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] |
 
 @register("multiple_choice", empty="choice")
 def multiple_choice(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
-    """Option letter read from free text (rules above ``_choose``) against the gold option.
+    """Option letter read from free text against the gold option.
 
     ``choices`` are the option texts in order (letters A, B, …); the gold ``answers[0]`` is
-    a letter or, failing that, one option's exact text (a gold that is neither raises
-    ``ValueError``: a data error, not a prediction error). Without ``choices`` every letter
-    A-Z is valid and there is no option text to match. An answer naming several different
-    options, or none, is a parse failure (0).
+    a letter ("B", "(b)") or, failing that, the text of exactly one option (compared
+    casefolded); a gold that is neither raises ``ValueError`` (a data error, not a
+    prediction error). Without ``choices`` (None or empty) every letter A-Z is valid and
+    there is no option text to match. An answer naming several different options, or
+    none, is a parse failure (0); ``parsed`` is the letter read.
+
+    How an option letter is read from free text (multiple_choice and mmt_gui). Tiers are
+    tried in order; the first tier that yields any valid letter decides: exactly one distinct
+    letter -> that option, several -> unparsable (never a guess). Letters beyond the number
+    of choices are ignored everywhere.
+      1. the whole answer is one letter, in any case, possibly decorated: "B", "b", "(B)",
+         "B.", "**B**", "[B]".
+      2. answer statements: "answer is B", "Answer: B", "The correct answer would be (B)",
+         "The correct option is B", "answer: option B"; a list such as "A or B", "B, C" yields
+         every letter (so it is unparsable). Outside brackets an uppercase letter counts, and
+         a lowercase one other than "a"/"i" (words, not letters, in prose).
+      3. option markers anywhere: "(B)"/"[B]" (any case, not glued to a preceding word, so
+         "cat(s)" is no marker), "B)" (uppercase, not after a letter or digit), "B." / "B:" at
+         the start of a line followed by a space or the end, "option B" / "choice B".
+      4. option text: the answer equals one option's text (casefolded, whitespace collapsed,
+         surrounding punctuation ignored), else exactly one option's text occurs in it as a
+         whole phrase (not inside a longer word), texts contained in another matching option's
+         text ("cat" in "black cat") set aside.
+    The article rule: a single uppercase "A" (or "I") that begins a phrase ("A cat is …",
+    "The answer is A cat", "I think …") is prose: it is read as a letter only when it stands
+    alone (tier 1), is bracketed, is followed by "." ")" ":" (tiers 2-3), or is followed by
+    one of: is, was, because, since, as, or, and, would, should, seems ("A is correct",
+    "The answer is A because …"). So "A dog is sitting" with options (cat, dog) is option B.
     """
     return _letter_scorer(pred, golds, choices)
 
@@ -1023,7 +1027,7 @@ def _mathvista_option(text: str, choices: tuple[str, ...]) -> str | None:
     if len(letters) == 1:
         return letters[0]
     lowered = text.lower()
-    hits = [LETTERS[i] for i, c in enumerate(choices) if c.lower() in lowered]
+    hits = [LETTERS[i] for i, c in enumerate(choices[: len(LETTERS)]) if c.lower() in lowered]
     return hits[0] if len(hits) == 1 else None
 
 
