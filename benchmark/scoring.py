@@ -619,7 +619,7 @@ def _greedy_matches(pred: list[Box], gold: list[Box]) -> int:
     for i, p in enumerate(pred):
         for j, g in enumerate(gold):
             overlap = _iou(p, g)
-            if overlap > IOU_THRESHOLD:
+            if overlap >= IOU_THRESHOLD:
                 pairs.append((-overlap, i, j))
     pairs.sort()
     used_p: set[int] = set()
@@ -959,7 +959,7 @@ def ocrbench(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None)
 def ocrbench_hme(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
     """OCRBench "Handwritten Mathematical Expression Recognition": any gold, without spaces
     and newlines, is a substring of the prediction without spaces and newlines; case kept."""
-    p = pred.replace(" ", "").replace("\n", "")
+    p = pred.lower().replace(" ", "").replace("\n", "")
     return Score(_any_gold(golds, lambda g: g.replace(" ", "").replace("\n", "") in p), p, True)
 
 
