@@ -959,7 +959,7 @@ def ocrbench(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None)
 def ocrbench_hme(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
     """OCRBench "Handwritten Mathematical Expression Recognition": any gold, without spaces
     and newlines, is a substring of the prediction without spaces and newlines; case kept."""
-    p = pred.lower().replace(" ", "").replace("\n", "")
+    p = pred.replace(" ", "").replace("\n", "")
     return Score(_any_gold(golds, lambda g: g.replace(" ", "").replace("\n", "") in p), p, True)
 
 

@@ -597,6 +597,7 @@ MATHVISTA_CASES: dict[str, Case] = {
     "choice-article-defect": ("A cat", ["cat"], ["dog", "cat"], 0.0, True),
     "choice-two-letters-no-text": ("A or B", ["145°"], ANGLES, 0.0, False),
     "choice-nothing": ("I cannot tell", ["145°"], ANGLES, 0.0, False),
+    "choice-two-texts": ("It is 35° or 55°", ["35°"], ANGLES, 0.0, False),
     "list-gold": ("[1, 2]", ["[1, 2]"], None, 1.0, True),
     "text-gold": ("Yes", ["yes"], None, 1.0, True),
     "unanswerable": ("Unanswerable: 12", ["12"], None, 0.0, True),
@@ -744,6 +745,7 @@ HME_CASES: dict[str, Case] = {
     "spaces-removed": ("x^2+1", ["x ^ 2 + 1"], None, 1.0, True),
     "newlines-removed": ("\\frac{a}\n{b}", ["\\frac {a} {b}"], None, 1.0, True),
     "case-kept": ("x^2", ["X^2"], None, 0.0, True),
+    "case-kept-prediction": ("X^2", ["x^2"], None, 0.0, True),
     "substring": ("$$ y = x ^ 2 $$", ["x^2"], None, 1.0, True),
     "unanswerable": ("Unanswerable x^2", ["x^2"], None, 0.0, True),
     "empty-output": ("", ["x^2"], None, 0.0, True),
@@ -828,6 +830,15 @@ def test_empty_prediction(name: str) -> None:
     assert result.value == 0.0
     # choice/number scorers and detection (no box) fail to parse; text scorers do not
     assert result.parse_ok is (name not in CHOICE_SCORERS | {"detection_f1"})
+
+
+@pytest.mark.parametrize("name", sorted(set(EXPECTED_NAMES) - CHOICE_SCORERS))
+def test_empty_prediction_is_wrong_even_against_an_empty_gold(name: str) -> None:
+    # An empty string is contained in (and equal to) an empty gold: the rule comes first.
+    # Only the list scorers treat an empty output as an empty list, right for an empty gold.
+    expected = 1.0 if name in ("set_f1", "detection_f1") else 0.0
+    assert score(name, "", [""]).value == expected
+    assert score(name, "\n", ["\n"]).value == expected
 
 
 def test_every_scorer_has_a_table() -> None:
