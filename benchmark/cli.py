@@ -85,7 +85,11 @@ def _evaluate(args: argparse.Namespace) -> str:
         n_boot=args.bootstrap,
         seed=args.seed,
         progress=not args.quiet,
+        workers=args.workers,
+        generate_only=args.generate_only,
     )
+    if args.generate_only:
+        return f"generated {outcome.generated} prediction(s) into the cache"
     text = summary_text(outcome.results)
     text += f"\ngenerated {outcome.generated} prediction(s) in this run"
     if outcome.written is None:
@@ -206,6 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N worker processes (one per GPU, CUDA_VISIBLE_DEVICES) sharing the cache",
+    )
+    p.add_argument(
+        "--generate-only",
+        action="store_true",
+        help="fill the prediction cache and stop (no scoring, nothing written)",
+    )
     p.set_defaults(run=_evaluate)
 
     p = commands.add_parser(

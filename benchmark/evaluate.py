@@ -211,10 +211,10 @@ def generation_config(suite: Suite, task: str, backend: str) -> dict[str, Any]:
     }
 
 
-def _run_generation(
-    plan_: Plan, runner: Backend, cache: PredictionCache | None, *, progress: bool
-) -> int:
-    """Fill every cell's predictions from the cache and the backend; return # generated."""
+def pending_jobs(
+    plan_: Plan, backend_name: str, cache: PredictionCache | None
+) -> tuple[list[GenerationJob], dict[str, list[tuple[Cell, str]]]]:
+    """Fill cells from the cache; the jobs still to generate, and who wants each key."""
     data_dir = suite_data_dir(plan_.suite.id)
     jobs: list[GenerationJob] = []
     keyed: dict[str, list[tuple[Cell, str]]] = {}  # one key may serve several cells (joint)
@@ -235,7 +235,7 @@ def _run_generation(
             continue
         if model.processor_path not in fingerprints:
             fingerprints[model.processor_path] = prompt_fingerprint(model.processor_path)
-        config = generation_config(plan_.suite, cell.task, runner.name)
+        config = generation_config(plan_.suite, cell.task, backend_name)
         items = []
         for record in cell.records:
             key = prediction_key(
@@ -263,6 +263,14 @@ def _run_generation(
         queued.update(item.key for item in missing)
         if missing:
             jobs.append(GenerationJob(cell.step, cell.task, model, task.max_new_tokens, missing))
+    return jobs, keyed
+
+
+def _run_generation(
+    plan_: Plan, runner: Backend, cache: PredictionCache | None, *, progress: bool
+) -> int:
+    """Fill every cell's predictions from the cache and the backend; return # generated."""
+    jobs, keyed = pending_jobs(plan_, runner.name, cache)
     total = sum(len(job.items) for job in jobs)
     if not total:
         return 0
@@ -450,22 +458,55 @@ def evaluate_entry(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = 0,
     progress: bool = True,
+    workers: int = 1,
+    generate_only: bool = False,
 ) -> EvaluationOutcome:
-    """Evaluate an entry; write predictions and results.json (unless a partial grid)."""
+    """Evaluate an entry; write predictions and results.json (unless a partial grid).
+
+    ``workers`` > 1 spreads the generation over that many processes (one per GPU) sharing
+    the prediction cache; ``generate_only`` fills the cache and stops (what a worker does).
+    """
     started, clock = _now(), time.perf_counter()
     plan_ = plan(entry_dir, backend=backend, limit=limit, tasks=tasks, steps=steps)
+    cache_path = cache_path or data_home() / "cache" / "predictions.sqlite"
+    generated_by_workers = 0
+    if workers > 1 and backend != "replay":
+        from benchmark import workers as pool
+
+        with PredictionCache(cache_path) as cache:
+            jobs, _ = pending_jobs(plan_, backend, cache)
+        units = pool.plan_units(jobs, workers)
+        if len(units) > 1:
+            reports = pool.run_workers(
+                units,
+                entry_dir=plan_.entry_dir,
+                backend=backend,
+                cache_path=cache_path,
+                batch_size=batch_size,
+                limit=limit,
+                tasks=tasks,
+                progress=progress,
+            )
+            generated_by_workers = sum(r.items for r in reports if r.exit_code == 0)
+            if progress:
+                print(pool.summary(reports), file=sys.stderr)
+            for cell in plan_.cells:
+                cell.predictions.clear()
     if backend == "replay":
         runner: Backend = ReplayBackend(plan_.entry_dir)
         cache = None
     else:
         runner = get_backend(backend, device=device, batch_size=batch_size)
-        cache = PredictionCache(cache_path or data_home() / "cache" / "predictions.sqlite")
+        cache = PredictionCache(cache_path)
     try:
         generated = _run_generation(plan_, runner, cache, progress=progress)
+        generated += generated_by_workers
     finally:
         runner.close()
         if cache is not None:
             cache.close()
+    if generate_only:
+        return EvaluationOutcome(results={}, generated=generated, written=None)
     body, rows = score_plan(plan_, n_boot=n_boot, seed=seed)
     base = plan_.models.get(0)
     body["provenance"] = {

@@ -278,3 +278,43 @@ def test_inconsistent_submission_is_refused(env, tmp_path: Path, changes, messag
     entry = make_entry(tmp_path, env, **changes)
     with pytest.raises(SubmissionError, match=message.replace("[", r"\[").replace("]", r"\]")):
         evaluate_entry(entry, cache_path=tmp_path / "c.sqlite", progress=False)
+
+
+def test_two_workers_give_the_single_process_results(env, tmp_path: Path) -> None:
+    single = make_entry(tmp_path, env, "single")
+    evaluate_entry(single, cache_path=tmp_path / "s.sqlite", progress=False, n_boot=100)
+    parallel = make_entry(tmp_path, env, "parallel")
+    outcome = evaluate_entry(
+        parallel, cache_path=tmp_path / "p.sqlite", progress=False, n_boot=100, workers=2
+    )
+    assert outcome.generated == 120
+    with sqlite3.connect(tmp_path / "p.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 120
+    assert predictions(parallel) == predictions(single)
+    assert stable(json.loads((parallel / "results.json").read_text())) == stable(
+        json.loads((single / "results.json").read_text())
+    )
+
+
+def test_units_keep_a_shared_checkpoint_on_one_worker() -> None:
+    from benchmark.backends import GenerationJob, ModelSpec, PromptItem
+    from benchmark.workers import plan_units
+
+    def job(step: int, digest: str, n: int) -> GenerationJob:
+        model = ModelSpec(step, "lora", Path("a"), Path("b"), digest)
+        return GenerationJob(
+            step, "t", model, 4, [PromptItem(str(i), str(i), "q", ()) for i in range(n)]
+        )
+
+    jobs = [
+        job(0, "base", 10),
+        job(1, "joint", 10),
+        job(2, "joint", 10),
+        job(3, "joint", 10),
+        job(4, "x", 10),
+    ]
+    units = plan_units(jobs, 2)
+    assert len(units) == 2
+    joint = next(u for u in units if 1 in u.steps)
+    assert {1, 2, 3} <= set(joint.steps) and sum(u.items for u in units) == 50
+    assert sorted(s for u in units for s in u.steps) == [0, 1, 2, 3, 4]
