@@ -87,6 +87,7 @@ def _evaluate(args: argparse.Namespace) -> str:
         progress=not args.quiet,
         workers=args.workers,
         generate_only=args.generate_only,
+        ray_address=args.ray,
     )
     if args.generate_only:
         return f"generated {outcome.generated} prediction(s) into the cache"
@@ -216,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="N worker processes (one per GPU, CUDA_VISIBLE_DEVICES) sharing the cache",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="schedule the work units as Ray tasks: a local cluster, or ADDRESS of a running "
+        "one (pip install 'mllmcl-bench[ray]'); with --workers N, the local cluster's CPUs",
     )
     p.add_argument(
         "--generate-only",

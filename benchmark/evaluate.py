@@ -433,6 +433,12 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -460,17 +466,50 @@ def evaluate_entry(
     progress: bool = True,
     workers: int = 1,
     generate_only: bool = False,
+    ray_address: str | None = None,
+    gpus_per_unit: float | None = None,
 ) -> EvaluationOutcome:
     """Evaluate an entry; write predictions and results.json (unless a partial grid).
 
     ``workers`` > 1 spreads the generation over that many processes (one per GPU) sharing
-    the prediction cache; ``generate_only`` fills the cache and stops (what a worker does).
+    the prediction cache; ``ray_address`` ("local" or a cluster address) schedules the
+    same units as Ray tasks; ``generate_only`` fills the cache and stops (what a worker does).
     """
     started, clock = _now(), time.perf_counter()
     plan_ = plan(entry_dir, backend=backend, limit=limit, tasks=tasks, steps=steps)
     cache_path = cache_path or data_home() / "cache" / "predictions.sqlite"
     generated_by_workers = 0
-    if workers > 1 and backend != "replay":
+    if ray_address is not None and backend != "replay":
+        from benchmark import ray_runner
+        from benchmark.workers import plan_units
+
+        with PredictionCache(cache_path) as cache:
+            jobs, _ = pending_jobs(plan_, backend, cache)
+        checkpoints = len({job.model.content_hash for job in jobs})
+        units = plan_units(jobs, checkpoints)  # one unit per checkpoint group
+        if units:
+            if gpus_per_unit is None:
+                gpus_per_unit = 0.0 if device == "cpu" or not _cuda() else 1.0
+            results = ray_runner.run_ray(
+                units,
+                address=ray_address,
+                entry_dir=plan_.entry_dir,
+                backend=backend,
+                cache_path=cache_path,
+                batch_size=batch_size,
+                limit=limit,
+                tasks=tasks,
+                device=device,
+                gpus_per_unit=gpus_per_unit,
+                cpus=workers if workers > 1 else None,
+                progress=progress,
+            )
+            generated_by_workers = sum(len(r.rows) for r in results)
+            if progress:
+                print(ray_runner.summary(results), file=sys.stderr)
+            for cell in plan_.cells:
+                cell.predictions.clear()
+    elif workers > 1 and backend != "replay":
         from benchmark import workers as pool
 
         with PredictionCache(cache_path) as cache:
