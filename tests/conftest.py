@@ -29,3 +29,19 @@ def shapes_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.delenv(TASKS_ENV, raising=False)
         prepare_suite(load_suite("shapes"), home=path)
     return path
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A tiny model, three LoRA adapters and the small `toy` suite (see tinyworld.py)."""
+    from tinyworld import build_world
+
+    return build_world(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture
+def env(world: dict, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """`world`, with $MLLMCL_BENCH_HOME and $MLLMCL_BENCH_TASKS pointing into it."""
+    monkeypatch.setenv(HOME_ENV, str(world["root"] / "home"))
+    monkeypatch.setenv(TASKS_ENV, str(world["root"] / "tasks"))
+    return world

@@ -12,12 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from tinyworld import make_entry, predictions, stable
 
-pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'mllmcl-bench[ray]'")
-
-from benchmark.evaluate import evaluate_entry  # noqa: E402
-from benchmark.ray_runner import UNIT_LOG_ENV  # noqa: E402
-from test_evaluate import env, make_entry, predictions, stable, world  # noqa: E402, F401
+from benchmark.evaluate import evaluate_entry
+from benchmark.ray_runner import UNIT_LOG_ENV
 
 pytestmark = pytest.mark.slow
 
