@@ -94,6 +94,16 @@ def show_text(spec: str) -> str:
         )
         + f"; layout {verified}",
     ]
+    for extra in suite.source.options.get("extra_repos", []) or []:
+        revision = extra.get("revision") or "revision not pinned"
+        out.append(
+            f"  also: {extra.get('repo_id')} @ {revision} (mirror folder "
+            f"{extra.get('subdir', '.')}/)"
+        )
+    for repo in (manifest or {}).get("source", {}).get("upstream", []) or []:
+        resolved = repo.get("resolved_revision") or repo.get("revision")
+        if resolved:
+            out.append(f"  prepared from {repo.get('repo_id')} @ {resolved}")
     out += [f"  order {name}: {' → '.join(order)}" for name, order in suite.orders.items()]
     if suite.probes:
         out.append(f"  probes (evaluated at every step, never trained): {', '.join(suite.probes)}")
