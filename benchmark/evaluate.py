@@ -443,6 +443,65 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _run_distributed(
+    plan_: Plan,
+    *,
+    backend: str,
+    cache_path: Path,
+    workers: int,
+    ray_address: str | None,
+    gpus_per_unit: float | None,
+    device: str,
+    batch_size: int,
+    limit: int | None,
+    tasks: Sequence[str] | None,
+    progress: bool,
+) -> int:
+    """Generate the pending items on worker processes or Ray; they land in the cache."""
+    from benchmark import workers as pool
+
+    with PredictionCache(cache_path) as cache:
+        jobs, _ = pending_jobs(plan_, backend, cache)
+    for cell in plan_.cells:  # refilled from the cache by the caller's generation pass
+        cell.predictions.clear()
+    common = {
+        "entry_dir": plan_.entry_dir,
+        "backend": backend,
+        "cache_path": cache_path,
+        "batch_size": batch_size,
+        "limit": limit,
+        "tasks": tasks,
+        "progress": progress,
+    }
+    if ray_address is not None:
+        from benchmark import ray_runner
+
+        # one unit per checkpoint group: each loads its model once
+        units = pool.plan_units(jobs, len({job.model.content_hash for job in jobs}))
+        if not units:
+            return 0
+        if gpus_per_unit is None:
+            gpus_per_unit = 0.0 if device == "cpu" or not _cuda() else 1.0
+        results = ray_runner.run_ray(
+            units,
+            address=ray_address,
+            device=device,
+            gpus_per_unit=gpus_per_unit,
+            cpus=workers if workers > 1 else None,
+            **common,
+        )
+        if progress:
+            print(ray_runner.summary(results), file=sys.stderr)
+        return sum(len(r.rows) for r in results)
+    units = pool.plan_units(jobs, workers)
+    if len(units) < 2:
+        return 0
+    reports = pool.run_workers(units, **common)
+    if progress:
+        print(pool.summary(reports), file=sys.stderr)
+    return sum(r.items for r in reports if r.exit_code == 0)
+
+
 @dataclass
 class EvaluationOutcome:
     results: dict[str, Any]
@@ -479,58 +538,20 @@ def evaluate_entry(
     plan_ = plan(entry_dir, backend=backend, limit=limit, tasks=tasks, steps=steps)
     cache_path = cache_path or data_home() / "cache" / "predictions.sqlite"
     generated_by_workers = 0
-    if ray_address is not None and backend != "replay":
-        from benchmark import ray_runner
-        from benchmark.workers import plan_units
-
-        with PredictionCache(cache_path) as cache:
-            jobs, _ = pending_jobs(plan_, backend, cache)
-        checkpoints = len({job.model.content_hash for job in jobs})
-        units = plan_units(jobs, checkpoints)  # one unit per checkpoint group
-        if units:
-            if gpus_per_unit is None:
-                gpus_per_unit = 0.0 if device == "cpu" or not _cuda() else 1.0
-            results = ray_runner.run_ray(
-                units,
-                address=ray_address,
-                entry_dir=plan_.entry_dir,
-                backend=backend,
-                cache_path=cache_path,
-                batch_size=batch_size,
-                limit=limit,
-                tasks=tasks,
-                device=device,
-                gpus_per_unit=gpus_per_unit,
-                cpus=workers if workers > 1 else None,
-                progress=progress,
-            )
-            generated_by_workers = sum(len(r.rows) for r in results)
-            if progress:
-                print(ray_runner.summary(results), file=sys.stderr)
-            for cell in plan_.cells:
-                cell.predictions.clear()
-    elif workers > 1 and backend != "replay":
-        from benchmark import workers as pool
-
-        with PredictionCache(cache_path) as cache:
-            jobs, _ = pending_jobs(plan_, backend, cache)
-        units = pool.plan_units(jobs, workers)
-        if len(units) > 1:
-            reports = pool.run_workers(
-                units,
-                entry_dir=plan_.entry_dir,
-                backend=backend,
-                cache_path=cache_path,
-                batch_size=batch_size,
-                limit=limit,
-                tasks=tasks,
-                progress=progress,
-            )
-            generated_by_workers = sum(r.items for r in reports if r.exit_code == 0)
-            if progress:
-                print(pool.summary(reports), file=sys.stderr)
-            for cell in plan_.cells:
-                cell.predictions.clear()
+    if backend != "replay" and (ray_address is not None or workers > 1):
+        generated_by_workers = _run_distributed(
+            plan_,
+            backend=backend,
+            cache_path=cache_path,
+            workers=workers,
+            ray_address=ray_address,
+            gpus_per_unit=gpus_per_unit,
+            device=device,
+            batch_size=batch_size,
+            limit=limit,
+            tasks=tasks,
+            progress=progress,
+        )
     if backend == "replay":
         runner: Backend = ReplayBackend(plan_.entry_dir)
         cache = None
