@@ -85,7 +85,8 @@ class Plan:
 
 def _ensure_prepared(suite: Suite) -> dict[str, Any]:
     manifest_path = suite_data_dir(suite.id) / "manifest.json"
-    if not manifest_path.is_file() and suite.source.repo_id is None:
+    offline = suite.source.repo_id is None and not suite.source.options.get("extra_repos")
+    if offline and not _current(manifest_path, suite.version):
         print(f"preparing {suite.id} (built in, offline) …", file=sys.stderr)
         prepare_suite(suite)
     manifest = read_manifest(suite.id)
@@ -95,6 +96,16 @@ def _ensure_prepared(suite: Suite) -> dict[str, Any]:
             f"is version {suite.version}: run mllmcl-bench tasks prepare {suite.id}"
         )
     return manifest
+
+
+def _current(manifest_path: Path, version: int) -> bool:
+    """A prepared manifest of this harness's schema and the suite's version."""
+    from benchmark.suites import MANIFEST_SCHEMA
+
+    if not manifest_path.is_file():
+        return False
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    return manifest.get("schema") == MANIFEST_SCHEMA and manifest.get("suite_version") == version
 
 
 def _models(entry_dir: Path, submission: Submission, steps: Sequence[int]) -> dict[int, ModelSpec]:

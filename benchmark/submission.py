@@ -114,7 +114,11 @@ class ModelRef(_Strict):
 
 def check_checkpoint_path(value: str) -> str:
     if value.startswith("hf://"):
-        if not HF_URI.match(value):
+        match = HF_URI.match(value)
+        subdir = (match["subdir"] or "") if match else ""
+        if subdir and any(part in ("", ".", "..") for part in subdir.split("/")):
+            raise ValueError(f"{value!r}: the folder inside the repo must not contain '..'")
+        if not match:
             raise ValueError(
                 f"{value!r} must look like hf://org/repo@<40-hex commit>[/subdir] "
                 "(pin the revision: a branch name can change under you)"

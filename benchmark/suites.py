@@ -34,7 +34,9 @@ from benchmark.records import Record, RecordWriter, iter_records
 from benchmark.scoring import SCORERS
 from benchmark.sources import SourceRequest, TaskRequest, load_source
 
-MANIFEST_SCHEMA = "mllmcl-bench/manifest/1"
+# /2: task hashes cover decoded image pixels (not file bytes). A manifest of another schema
+# was prepared by a harness that hashed differently: the suite must be prepared again.
+MANIFEST_SCHEMA = "mllmcl-bench/manifest/2"
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 
 
@@ -434,7 +436,13 @@ def read_manifest(suite_id: str, home: Path | None = None) -> dict[str, Any]:
             f"suite {suite_id!r} is not prepared (no {path}); run: mllmcl-bench tasks prepare "
             f"{suite_id}"
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if manifest.get("schema") != MANIFEST_SCHEMA:
+        raise BenchmarkError(
+            f"{path} was written by another harness version ({manifest.get('schema')}); "
+            f"run: mllmcl-bench tasks prepare {suite_id}"
+        )
+    return manifest
 
 
 def read_stats(suite_id: str, home: Path | None = None) -> dict[str, Any] | None:

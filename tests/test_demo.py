@@ -33,14 +33,19 @@ def test_demo_trains_evaluates_validates_and_publishes(tmp_path: Path, monkeypat
     monkeypatch.setenv(TASKS_ENV, str(tmp_path / "tasks"))
     lines: list[str] = []
     config = TrainConfig(steps_per_task=2, batch_size=4, replay_per_task=2)
-    text = run_demo(submissions=tmp_path / "submissions", site_out=tmp_path / "site",
-                    config=config, log=lines.append)
+    text = run_demo(
+        submissions=tmp_path / "submissions",
+        site_out=tmp_path / "site",
+        config=config,
+        log=lines.append,
+    )
     assert "== leaderboard (shapes)" in text and "site: " in text
     for baseline in BASELINES:
         entry = tmp_path / "submissions" / "shapes" / baseline.entry
         results = json.loads((entry / "results.json").read_text())
-        assert len(results["matrix"]) == 5 and all(v is not None for r in results["matrix"]
-                                                   for v in r)
+        assert len(results["matrix"]) == 5 and all(
+            v is not None for r in results["matrix"] for v in r
+        )
         assert baseline.entry in text
     joint = json.loads((tmp_path / "submissions/shapes/joint-lora-tiny/results.json").read_text())
     assert joint["matrix"][1] == joint["matrix"][4]  # one checkpoint evaluated at every step
@@ -49,8 +54,12 @@ def test_demo_trains_evaluates_validates_and_publishes(tmp_path: Path, monkeypat
 
     # checkpoints are reused: a second run trains nothing
     lines.clear()
-    run_demo(submissions=tmp_path / "submissions", site_out=tmp_path / "site", config=config,
-             log=lines.append)
+    run_demo(
+        submissions=tmp_path / "submissions",
+        site_out=tmp_path / "site",
+        config=config,
+        log=lines.append,
+    )
     assert not any("training" in line for line in lines)
     assert sum("reusing trained checkpoints" in line for line in lines) == 3
 

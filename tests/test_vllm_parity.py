@@ -29,8 +29,10 @@ def _gpu() -> bool:
 
 pytestmark = [
     pytest.mark.gpu,
-    pytest.mark.skipif(importlib.util.find_spec("vllm") is None,
-                       reason="vLLM is not installed (pip install 'mllmcl-bench[vllm]')"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("vllm") is None,
+        reason="vLLM is not installed (pip install 'mllmcl-bench[vllm]')",
+    ),
     pytest.mark.skipif(not _gpu(), reason="no CUDA GPU: the vLLM backend needs one"),
 ]
 
@@ -62,17 +64,34 @@ def test_hf_and_vllm_agree_on_base_and_lora_steps(tmp_path: Path, monkeypatch) -
     base = build_tiny_llava(entry / "model", seed=0)
     for step in (1, 2):  # language-model LoRA only: an adapter vLLM serves itself
         make_lora_adapter(base, entry / f"step-{step}", seed=step)
-    (entry / "submission.yaml").write_text(yaml.safe_dump({
-        "name": "entry", "method": "Parity", "method_family": "other", "suite": "parity",
-        "suite_version": 1, "base_model": {"id": "tiny", "path": "model"},
-        "checkpoints": [{"step": s, "task": t, "kind": "lora", "path": f"step-{s}"}
-                        for s, t in ((1, "a"), (2, "b"))],
-        "date": "2026-11-22"}))
+    (entry / "submission.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "entry",
+                "method": "Parity",
+                "method_family": "other",
+                "suite": "parity",
+                "suite_version": 1,
+                "base_model": {"id": "tiny", "path": "model"},
+                "checkpoints": [
+                    {"step": s, "task": t, "kind": "lora", "path": f"step-{s}"}
+                    for s, t in ((1, "a"), (2, "b"))
+                ],
+                "date": "2026-11-22",
+            }
+        )
+    )
     runs = {}
     for backend in ("hf", "vllm"):
         out = tmp_path / backend
-        evaluate_entry(entry, backend=backend, cache_path=tmp_path / f"{backend}.sqlite",
-                       out_dir=out, progress=False, n_boot=100)
+        evaluate_entry(
+            entry,
+            backend=backend,
+            cache_path=tmp_path / f"{backend}.sqlite",
+            out_dir=out,
+            progress=False,
+            n_boot=100,
+        )
         runs[backend] = {
             path.relative_to(out).as_posix(): path.read_text().splitlines()
             for path in sorted(out.glob("predictions/*/*.jsonl"))
