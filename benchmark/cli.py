@@ -88,6 +88,7 @@ def _evaluate(args: argparse.Namespace) -> str:
         workers=args.workers,
         generate_only=args.generate_only,
         ray_address=args.ray,
+        tensor_parallel=args.tensor_parallel,
     )
     if args.generate_only:
         return f"generated {outcome.generated} prediction(s) into the cache"
@@ -225,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="schedule the work units as Ray tasks: a local cluster, or ADDRESS of a running "
         "one (pip install 'mllmcl-bench[ray]'); with --workers N, the local cluster's CPUs",
+    )
+    p.add_argument(
+        "--tensor-parallel",
+        type=int,
+        default=1,
+        metavar="N",
+        help="GPUs per model (vLLM tensor_parallel_size; GPUs per worker / Ray unit)",
     )
     p.add_argument(
         "--generate-only",

@@ -462,6 +462,7 @@ def _run_distributed(
     workers: int,
     ray_address: str | None,
     gpus_per_unit: float | None,
+    tensor_parallel: int,
     device: str,
     batch_size: int,
     limit: int | None,
@@ -492,12 +493,13 @@ def _run_distributed(
         if not units:
             return 0
         if gpus_per_unit is None:
-            gpus_per_unit = 0.0 if device == "cpu" or not _cuda() else 1.0
+            gpus_per_unit = 0.0 if device == "cpu" or not _cuda() else float(tensor_parallel)
         results = ray_runner.run_ray(
             units,
             address=ray_address,
             device=device,
             gpus_per_unit=gpus_per_unit,
+            tensor_parallel=tensor_parallel,
             cpus=workers if workers > 1 else None,
             **common,
         )
@@ -538,6 +540,7 @@ def evaluate_entry(
     generate_only: bool = False,
     ray_address: str | None = None,
     gpus_per_unit: float | None = None,
+    tensor_parallel: int = 1,
 ) -> EvaluationOutcome:
     """Evaluate an entry; write predictions and results.json (unless a partial grid).
 
@@ -567,7 +570,8 @@ def evaluate_entry(
         runner: Backend = ReplayBackend(plan_.entry_dir)
         cache = None
     else:
-        runner = get_backend(backend, device=device, batch_size=batch_size)
+        extra = {"tensor_parallel_size": tensor_parallel} if backend == "vllm" else {}
+        runner = get_backend(backend, device=device, batch_size=batch_size, **extra)
         cache = PredictionCache(cache_path)
     try:
         generated = _run_generation(plan_, runner, cache, progress=progress)

@@ -50,6 +50,7 @@ def generate_unit(
     limit: int | None,
     tasks: list[str] | None,
     device: str,
+    tensor_parallel: int = 1,
 ) -> UnitResult:
     """Runs inside a Ray worker: generate one unit into a scratch cache; return its rows."""
     import socket
@@ -76,6 +77,7 @@ def generate_unit(
             cache_path=cache_path,
             progress=False,
             generate_only=True,
+            tensor_parallel=tensor_parallel,
         )
         with sqlite3.connect(cache_path) as db:
             rows = [tuple(r) for r in db.execute("SELECT key, uid, prediction FROM predictions")]
@@ -101,6 +103,7 @@ def run_ray(
     gpus_per_unit: float,
     cpus: int | None = None,
     progress: bool = True,
+    tensor_parallel: int = 1,
 ) -> list[UnitResult]:
     """Schedule the units on Ray; stream each finished unit into the prediction cache."""
     try:
@@ -138,6 +141,7 @@ def run_ray(
             limit,
             list(tasks) if tasks else None,
             device,
+            tensor_parallel,
         ): u
         for u in units
     }

@@ -87,6 +87,7 @@ def run_workers(
     limit: int | None,
     tasks: Sequence[str] | None,
     progress: bool,
+    tensor_parallel: int = 1,
 ) -> list[WorkerReport]:
     """Run one ``evaluate --generate-only`` subprocess per unit; wait for all of them."""
     gpus = _gpu_count()
@@ -103,11 +104,16 @@ def run_workers(
         ]  # fmt: skip
         if limit is not None:
             command += ["--limit", str(limit)]
+        if tensor_parallel > 1:
+            command += ["--tensor-parallel", str(tensor_parallel)]
         if tasks:
             command += ["--tasks", ",".join(tasks)]
         env = dict(os.environ)
-        if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+        if gpus:  # each worker gets its own tensor_parallel GPUs
+            first = (index * tensor_parallel) % gpus
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(
+                str((first + k) % gpus) for k in range(tensor_parallel)
+            )
         else:
             env["OMP_NUM_THREADS"] = str(threads)
             command += ["--device", "cpu"]
