@@ -499,7 +499,6 @@ def _run_distributed(
             address=ray_address,
             device=device,
             gpus_per_unit=gpus_per_unit,
-            tensor_parallel=tensor_parallel,
             cpus=workers if workers > 1 else None,
             **common,
         )
@@ -560,6 +559,7 @@ def evaluate_entry(
             workers=workers,
             ray_address=ray_address,
             gpus_per_unit=gpus_per_unit,
+            tensor_parallel=tensor_parallel,
             device=device,
             batch_size=batch_size,
             limit=limit,
