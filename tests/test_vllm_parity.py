@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
+from tinyworld import prepare_small_suite, write_submission
 
 from benchmark.paths import HOME_ENV, TASKS_ENV
 
@@ -36,51 +36,23 @@ pytestmark = [
     pytest.mark.skipif(not _gpu(), reason="no CUDA GPU: the vLLM backend needs one"),
 ]
 
-SUITE = """\
-id: parity
-version: 1
-title: Parity
-changelog: [{version: 1, date: 2026-11-01, change: first}]
-source: {module: shapes, options: {seed: 7, image_size: 28, sizes: {test: 64}}}
-orders: {default: [a, b]}
-tasks:
-  a: {name: A, scorer: exact_match, max_new_tokens: 8, options: {kind: colour}}
-  b: {name: B, scorer: exact_match, max_new_tokens: 8, options: {kind: shape}}
-"""
 MIN_AGREEMENT = 0.9
 
 
 def test_hf_and_vllm_agree_on_base_and_lora_steps(tmp_path: Path, monkeypatch) -> None:
     from benchmark.evaluate import evaluate_entry
-    from benchmark.suites import load_suite, prepare_suite
     from benchmark.tiny import build_tiny_llava, make_lora_adapter
 
-    (tmp_path / "tasks").mkdir()
-    (tmp_path / "tasks" / "parity.yaml").write_text(SUITE)
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     monkeypatch.setenv(TASKS_ENV, str(tmp_path / "tasks"))
-    prepare_suite(load_suite("parity"))
+    prepare_small_suite(
+        tmp_path, "parity", {"a": "colour", "b": "shape"}, test_size=64, seed=7, max_new_tokens=8
+    )
     entry = tmp_path / "entry"
     base = build_tiny_llava(entry / "model", seed=0)
     for step in (1, 2):  # language-model LoRA only: an adapter vLLM serves itself
         make_lora_adapter(base, entry / f"step-{step}", seed=step)
-    (entry / "submission.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "entry",
-                "method": "Parity",
-                "method_family": "other",
-                "suite": "parity",
-                "suite_version": 1,
-                "base_model": {"id": "tiny", "path": "model"},
-                "checkpoints": [
-                    {"step": s, "task": t, "kind": "lora", "path": f"step-{s}"}
-                    for s, t in ((1, "a"), (2, "b"))
-                ],
-                "date": "2026-11-22",
-            }
-        )
-    )
+    write_submission(entry, "parity", ["a", "b"])
     runs = {}
     for backend in ("hf", "vllm"):
         out = tmp_path / backend

@@ -12,35 +12,81 @@ import yaml
 
 from benchmark.paths import HOME_ENV, TASKS_ENV
 
-TOY = """\
-id: toy
-version: 1
-title: Toy
-changelog: [{version: 1, date: 2026-11-01, change: first}]
-source: {module: shapes, options: {seed: 1, image_size: 28, sizes: {test: 10}}}
-orders: {default: [a, b, c]}
-tasks:
-  a: {name: A, scorer: exact_match, max_new_tokens: 5, options: {kind: colour}}
-  b: {name: B, scorer: exact_match, max_new_tokens: 5, options: {kind: shape}}
-  c: {name: C, scorer: exact_match, max_new_tokens: 5, options: {kind: count}}
-"""
 TASKS = ["a", "b", "c"]
+
+
+def suite_yaml(
+    suite_id: str, kinds: dict[str, str], *, test_size: int, seed: int, max_new_tokens: int = 5
+) -> str:
+    """A small `shapes`-backed suite: task id → shapes task kind, in training order."""
+    tasks = "".join(
+        f"  {t}: {{name: {t.upper()}, scorer: exact_match, max_new_tokens: {max_new_tokens}, "
+        f"options: {{kind: {kind}}}}}\n"
+        for t, kind in kinds.items()
+    )
+    return (
+        f"id: {suite_id}\nversion: 1\ntitle: {suite_id}\n"
+        "changelog: [{version: 1, date: 2026-11-01, change: first}]\n"
+        f"source: {{module: shapes, options: {{seed: {seed}, image_size: 28, "
+        f"sizes: {{test: {test_size}}}}}}}\n"
+        f"orders: {{default: [{', '.join(kinds)}]}}\ntasks:\n{tasks}"
+    )
+
+
+def prepare_small_suite(
+    root: Path,
+    suite_id: str,
+    kinds: dict[str, str],
+    *,
+    test_size: int,
+    seed: int,
+    max_new_tokens: int = 5,
+) -> None:
+    """Write the suite under ``root/tasks`` and prepare it into ``root/home`` (the caller's
+    environment must point $MLLMCL_BENCH_HOME / $MLLMCL_BENCH_TASKS there)."""
+    from benchmark.suites import load_suite, prepare_suite
+
+    (root / "tasks").mkdir(exist_ok=True)
+    (root / "tasks" / f"{suite_id}.yaml").write_text(
+        suite_yaml(suite_id, kinds, test_size=test_size, seed=seed, max_new_tokens=max_new_tokens)
+    )
+    prepare_suite(load_suite(suite_id))
+
+
+def write_submission(
+    entry: Path, suite: str, tasks: list[str], *, name: str = "entry", **changes
+) -> None:
+    """submission.yaml for a base model in ``model/`` and one LoRA adapter per step."""
+    data = {
+        "name": name,
+        "method": "Sequential LoRA",
+        "method_family": "lora-sequential",
+        "suite": suite,
+        "suite_version": 1,
+        "base_model": {"id": "tiny-llava", "path": "model"},
+        "checkpoints": [
+            {"step": i, "task": t, "kind": "lora", "path": f"step-{i}"}
+            for i, t in enumerate(tasks, start=1)
+        ],
+        "date": "2026-11-22",
+        **changes,
+    }
+    (entry / "submission.yaml").write_text(yaml.safe_dump(data))
 
 
 def build_world(root: Path) -> dict:
     """A data home with `toy` prepared, a tiny base model and three LoRA adapters."""
-    from benchmark.suites import load_suite, prepare_suite
     from benchmark.tiny import build_tiny_llava, make_lora_adapter
 
-    (root / "tasks").mkdir()
-    (root / "tasks" / "toy.yaml").write_text(TOY)
     models = root / "models"
     base = build_tiny_llava(models / "base", seed=0)
     adapters = [make_lora_adapter(base, models / f"step-{i}", seed=i) for i in (1, 2, 3)]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(HOME_ENV, str(root / "home"))
         mp.setenv(TASKS_ENV, str(root / "tasks"))
-        prepare_suite(load_suite("toy"))
+        prepare_small_suite(
+            root, "toy", {"a": "colour", "b": "shape", "c": "count"}, test_size=10, seed=1
+        )
     return {"root": root, "base": base, "adapters": adapters}
 
 
@@ -50,21 +96,7 @@ def make_entry(tmp_path: Path, world, name: str = "seq", **changes) -> Path:
     shutil.copytree(world["base"], entry / "model")
     for i, adapter in enumerate(world["adapters"], start=1):
         shutil.copytree(adapter, entry / f"step-{i}")
-    data = {
-        "name": name,
-        "method": "Sequential LoRA",
-        "method_family": "lora-sequential",
-        "suite": "toy",
-        "suite_version": 1,
-        "base_model": {"id": "tiny-llava", "path": "model"},
-        "checkpoints": [
-            {"step": i, "task": t, "kind": "lora", "path": f"step-{i}"}
-            for i, t in enumerate(TASKS, start=1)
-        ],
-        "date": "2026-11-22",
-        **changes,
-    }
-    (entry / "submission.yaml").write_text(yaml.safe_dump(data))
+    write_submission(entry, "toy", TASKS, name=name, **changes)
     return entry
 
 

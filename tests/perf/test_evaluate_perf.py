@@ -11,23 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
+from tinyworld import prepare_small_suite, write_submission
 
 from benchmark.paths import HOME_ENV, TASKS_ENV
 
 pytestmark = pytest.mark.perf
-
-SUITE = """\
-id: perfsuite
-version: 1
-title: Perf
-changelog: [{version: 1, date: 2026-11-01, change: first}]
-source: {module: shapes, options: {seed: 5, image_size: 28, sizes: {test: 128}}}
-orders: {default: [a, b]}
-tasks:
-  a: {name: A, scorer: exact_match, max_new_tokens: 8, options: {kind: colour}}
-  b: {name: B, scorer: exact_match, max_new_tokens: 8, options: {kind: position}}
-"""
 
 
 def test_backend_overhead_and_cached_rerun(tmp_path: Path, monkeypatch) -> None:
@@ -38,14 +26,19 @@ def test_backend_overhead_and_cached_rerun(tmp_path: Path, monkeypatch) -> None:
     from benchmark.backends.hf import HFBackend
     from benchmark.evaluate import evaluate_entry
     from benchmark.records import read_records
-    from benchmark.suites import load_suite, prepare_suite, records_path, suite_data_dir
+    from benchmark.suites import records_path, suite_data_dir
     from benchmark.tiny import build_tiny_llava, load_tiny, make_lora_adapter
 
-    (tmp_path / "tasks").mkdir()
-    (tmp_path / "tasks" / "perfsuite.yaml").write_text(SUITE)
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     monkeypatch.setenv(TASKS_ENV, str(tmp_path / "tasks"))
-    prepare_suite(load_suite("perfsuite"))
+    prepare_small_suite(
+        tmp_path,
+        "perfsuite",
+        {"a": "colour", "b": "position"},
+        test_size=128,
+        seed=5,
+        max_new_tokens=8,
+    )
     base = build_tiny_llava(tmp_path / "base", seed=0)
     records = read_records(records_path("perfsuite", "a"))
     data_dir = suite_data_dir("perfsuite")
@@ -108,23 +101,7 @@ def test_backend_overhead_and_cached_rerun(tmp_path: Path, monkeypatch) -> None:
     shutil.copytree(base, entry / "model")
     for step in (1, 2):
         make_lora_adapter(base, entry / f"step-{step}", seed=step)
-    (entry / "submission.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "entry",
-                "method": "Perf",
-                "method_family": "other",
-                "suite": "perfsuite",
-                "suite_version": 1,
-                "base_model": {"id": "tiny", "path": "model"},
-                "checkpoints": [
-                    {"step": s, "task": t, "kind": "lora", "path": f"step-{s}"}
-                    for s, t in ((1, "a"), (2, "b"))
-                ],
-                "date": "2026-11-22",
-            }
-        )
-    )
+    write_submission(entry, "perfsuite", ["a", "b"])
     cache = tmp_path / "cache.sqlite"
     started = time.perf_counter()
     first = evaluate_entry(entry, cache_path=cache, progress=False, batch_size=batch_size)
