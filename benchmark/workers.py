@@ -92,6 +92,7 @@ def run_workers(
     """Run one ``evaluate --generate-only`` subprocess per unit; wait for all of them."""
     gpus = _gpu_count()
     threads = max(1, (os.cpu_count() or 1) // max(1, len(units)))
+    start_rows = _cache_rows(cache_path)  # before any worker can write
     processes = []
     logs = []
     for index, unit in enumerate(units):
@@ -131,7 +132,6 @@ def run_workers(
             )
         )
     total = sum(u.items for u in units)
-    start_rows = _cache_rows(cache_path)
     bar = tqdm(
         total=total,
         desc=f"{len(units)} workers",
