@@ -575,6 +575,8 @@ def evaluate_entry(
         cache = PredictionCache(cache_path)
     try:
         generated = _run_generation(plan_, runner, cache, progress=progress)
+        if backend == "replay":
+            generated = 0  # re-scored saved predictions: nothing was generated
         generated += generated_by_workers
     finally:
         runner.close()

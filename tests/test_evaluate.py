@@ -231,3 +231,12 @@ def test_units_keep_a_shared_checkpoint_on_one_worker() -> None:
     joint = next(u for u in units if 1 in u.steps)
     assert {1, 2, 3} <= set(joint.steps) and sum(u.items for u in units) == 50
     assert sorted(s for u in units for s in u.steps) == [0, 1, 2, 3, 4]
+
+
+def test_replay_generates_nothing(env, tmp_path: Path) -> None:
+    entry = make_entry(tmp_path, env)
+    evaluate_entry(entry, cache_path=tmp_path / "c.sqlite", progress=False, n_boot=50)
+    replay = evaluate_entry(
+        entry, backend="replay", out_dir=tmp_path / "r", progress=False, n_boot=50
+    )
+    assert replay.generated == 0 and replay.results["provenance"]["generated"] == 0
