@@ -1,24 +1,50 @@
-# Entry points: make setup | test | lint | demo | site | bench
+# Entry points: make setup | test | lint | demo | site | bench | lock | drift
 # `make test` and `make demo` set up the environment on their own when needed.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# The CPU build of torch (a local file on the project's machines). GPU users install the
-# package with plain pip instead: `pip install -e '.[vllm]'`.
-TORCH  ?= torch==2.13.0
+# The whole tested environment at exact versions with hashes, the CPU torch build included.
+# Refresh it with `make lock` and review the diff like code (see README, "Development").
+LOCK   := requirements/dev-cpu.lock.txt
+# Extra pip options, e.g. PIP_ARGS='--find-links DIR' where the CPU torch wheel is not on
+# pip's default search path (on the project's machines pip's config already points at it).
+PIP_ARGS ?=
+# Where `make lock` finds the CPU torch wheel (constraints-cpu.txt names its version).
+TORCH_WHEELS ?= /opt/wheels
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint format demo site bench clean browser
+.PHONY: setup test lint format demo site bench clean browser lock drift
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints-cpu.txt
+# Locked: every package from the lock, hash-checked; then the project itself without deps
+# (built with the locked setuptools, not whatever the index serves that day).
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints-cpu.txt "$(TORCH)"
-	$(BIN)/python -m pip install -q -c constraints-cpu.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q $(PIP_ARGS) --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $@
+
+# Re-resolve the lock from pyproject.toml (dev extra) to the newest allowed versions.
+# A reviewed change: commit the new lock with the test run that proves it.
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml --extra dev --constraint constraints-cpu.txt \
+	  --find-links $(TORCH_WHEELS) --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes --upgrade \
+	  --custom-compile-command "make lock" --quiet -o $(LOCK)
+
+# The newest versions pyproject.toml allows, without the lock, in a throwaway venv: what a
+# plain `pip install -e .` gets today. The scheduled workflow runs this to see drift early.
+DRIFT := .venv-drift
+drift: browser
+	rm -rf $(DRIFT)
+	$(PYTHON) -m venv $(DRIFT)
+	$(DRIFT)/bin/python -m pip install -q $(PIP_ARGS) -c constraints-cpu.txt torch
+	$(DRIFT)/bin/python -m pip install -q $(PIP_ARGS) -c constraints-cpu.txt -e '.[dev]'
+	$(DRIFT)/bin/python -m pip list --format=freeze
+	MLLMCL_BENCH_UNLOCKED=1 $(DRIFT)/bin/python -m pytest -q -p no:cacheprovider
 
 # The browser tests need Debian's chromium; CI machines start without it.
 browser:
@@ -47,4 +73,4 @@ site: setup
 	$(BIN)/mllmcl-bench site --submissions submissions --out leaderboard/_site
 
 clean:
-	rm -rf leaderboard/_site .pytest_cache .ruff_cache
+	rm -rf leaderboard/_site .pytest_cache .ruff_cache $(DRIFT)

@@ -167,6 +167,9 @@ def run_demo(
 ) -> str:
     """Run the whole pipeline; return the text to print at the end."""
     started = time.perf_counter()
+    from benchmark.compat import check_libraries
+
+    check_libraries("train and evaluate the demo baselines")
     config = config or TrainConfig()
     suite = load_suite(SUITE)
     _ensure_prepared(suite)

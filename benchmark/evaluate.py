@@ -38,6 +38,7 @@ from benchmark.backends import (
 from benchmark.backends.replay import ReplayBackend, predictions_path, write_predictions
 from benchmark.cache import PredictionCache, prediction_key
 from benchmark.checkpoints import content_hash, resolve_checkpoint
+from benchmark.compat import check_libraries
 from benchmark.errors import BenchmarkError
 from benchmark.metrics import METRIC_DEFINITIONS_VERSION, bootstrap_metrics, probe_drops
 from benchmark.paths import data_home, suite_data_dir
@@ -551,6 +552,8 @@ def evaluate_entry(
     plan_ = plan(entry_dir, backend=backend, limit=limit, tasks=tasks, steps=steps)
     cache_path = cache_path or data_home() / "cache" / "predictions.sqlite"
     generated_by_workers = 0
+    if backend != "replay":  # before any worker or model starts
+        check_libraries(f"run the {backend} backend")
     if backend != "replay" and (ray_address is not None or workers > 1):
         generated_by_workers = _run_distributed(
             plan_,

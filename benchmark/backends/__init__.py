@@ -126,7 +126,15 @@ BACKENDS = ("hf", "vllm", "replay")
 
 
 def get_backend(name: str, **options: object) -> Backend:
-    """Instantiate a backend by name (imports its libraries only then)."""
+    """Instantiate a backend by name (imports its libraries only then).
+
+    Model backends first check the installed model libraries (``benchmark.compat``): a
+    known-bad combination is one clear error here, before any model is loaded.
+    """
+    if name in ("hf", "vllm"):
+        from benchmark.compat import check_libraries
+
+        check_libraries(f"run the {name} backend")
     if name == "hf":
         from benchmark.backends.hf import HFBackend
 
