@@ -32,25 +32,25 @@ read from $MLLMCL_BENCH_TASKS (directories separated by ':').
 
 
 def _tasks_list(args: argparse.Namespace) -> str:
-    from benchmark.catalog import list_text
+    from benchmark.suites.console import list_text
 
     return list_text()
 
 
 def _tasks_show(args: argparse.Namespace) -> str:
-    from benchmark.catalog import show_text
+    from benchmark.suites.console import show_text
 
     return show_text(args.suite)
 
 
 def _tasks_prepare(args: argparse.Namespace) -> str:
-    from benchmark.catalog import prepare
+    from benchmark.suites.console import prepare
 
     return prepare(args.suite, from_dir=args.from_dir)
 
 
 def _metrics(args: argparse.Namespace) -> str:
-    from benchmark.matrix_file import metrics_report
+    from benchmark.metrics.matrix_file import metrics_report
 
     return metrics_report(args.matrix, base_row=not args.no_base_row, as_json=args.json)
 
@@ -70,7 +70,8 @@ def _steps(text: str) -> list[int]:
 
 
 def _evaluate(args: argparse.Namespace) -> str:
-    from benchmark.evaluate import evaluate_entry, summary_text
+    from benchmark.evaluation.grid import summary_text
+    from benchmark.evaluation.run import evaluate_entry
 
     outcome = evaluate_entry(
         args.submission,
@@ -104,14 +105,14 @@ def _evaluate(args: argparse.Namespace) -> str:
 
 
 def _site(args: argparse.Namespace) -> str:
-    from benchmark.site import site_build
+    from benchmark.site.render import site_build
 
     index = site_build(args.submissions, args.out)
     return f"built {index.parent}\nopen file://{index.resolve()}"
 
 
 def _validate(args: argparse.Namespace) -> str:
-    from benchmark.validate import format_reports, validate
+    from benchmark.validate.pull_requests import format_reports, validate
 
     reports = validate(args.entries, base=args.base, repo=args.repo)
     text, ok = format_reports(reports)
@@ -122,7 +123,7 @@ def _validate(args: argparse.Namespace) -> str:
 
 
 def _demo(args: argparse.Namespace) -> str:
-    from benchmark.demo import run_demo
+    from benchmark.demo.run import run_demo
 
     return run_demo(submissions=args.submissions, site_out=args.out)
 

@@ -75,7 +75,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def shapes_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data home with the real ``shapes`` suite prepared (shared, treat as read-only)."""
-    from benchmark.suites import load_suite, prepare_suite
+    from benchmark.suites.prepare import prepare_suite
+    from benchmark.suites.registry import load_suite
 
     path = tmp_path_factory.mktemp("shapes-home")
     with pytest.MonkeyPatch.context() as mp:

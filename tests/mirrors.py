@@ -461,7 +461,7 @@ class FakeHub:
 
 def prepared(home: Path, suite: str) -> Expected:
     """What a prepared suite holds, in the shape the builders return (uids checked too)."""
-    from benchmark.records import read_records
+    from benchmark.suites.records import read_records
 
     found: Expected = {}
     for path in sorted((home / "suites" / suite).glob("*/*.parquet")):
@@ -478,8 +478,8 @@ def prepared(home: Path, suite: str) -> Expected:
 def assert_golds_score(home: Path, suite: str) -> int:
     """Every prepared test record's own gold answer, given as the prediction, scores full
     marks with the record's scorer: the gold formats fit the scorers (boxes, option texts …)."""
-    from benchmark.records import read_records
     from benchmark.scoring import score
+    from benchmark.suites.records import read_records
 
     checked = 0
     for path in sorted((home / "suites" / suite).glob("*/test.parquet")):

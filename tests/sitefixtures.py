@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from benchmark.submission import Results, Submission
+from benchmark.entry.results import Results
+from benchmark.entry.submission import Submission
 
 SHA40 = "0123456789abcdef0123456789abcdef01234567"
 TASKS = ("colour", "shape", "count", "position")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tinyworld import make_entry
 
-from benchmark.compat import (
+from benchmark.generation.compat import (
     KNOWN_BAD,
     IncompatibleLibraries,
     check_libraries,
@@ -102,7 +102,7 @@ def test_evaluate_with_a_bad_set_is_one_line_and_exit_2(env, tmp_path: Path) -> 
 
 
 def test_check_libraries_raises_the_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import benchmark.compat as compat
+    import benchmark.generation.compat as compat
 
     monkeypatch.setattr(
         compat,

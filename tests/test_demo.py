@@ -24,9 +24,9 @@ def small_shapes(folder: Path) -> None:
 
 
 def test_demo_trains_evaluates_validates_and_publishes(tmp_path: Path, monkeypatch) -> None:
-    from benchmark.baselines import TrainConfig
-    from benchmark.demo import BASELINES, run_demo
-    from benchmark.validate import validate
+    from benchmark.demo.baselines import TrainConfig
+    from benchmark.demo.run import BASELINES, run_demo
+    from benchmark.validate.pull_requests import validate
 
     small_shapes(tmp_path / "tasks")
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 from tinyworld import TASKS, make_entry, predictions, stable
 
+from benchmark.entry.results import load_results
+from benchmark.entry.submission import SubmissionError
 from benchmark.errors import BenchmarkError
-from benchmark.evaluate import evaluate_entry, summary_text
-from benchmark.submission import SubmissionError, load_results
+from benchmark.evaluation.grid import summary_text
+from benchmark.evaluation.run import evaluate_entry
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +76,7 @@ def test_batched_equals_unbatched_and_rerun_is_identical(env, tmp_path: Path) ->
 
 
 def test_adapter_changed_in_place_is_a_new_checkpoint(env, tmp_path: Path) -> None:
-    from benchmark.tiny import make_lora_adapter
+    from benchmark.demo.tiny_models import make_lora_adapter
 
     entry = make_entry(tmp_path, env)
     cache = tmp_path / "c.sqlite"
@@ -145,8 +147,8 @@ def test_replay_rescores_saved_predictions(env, tmp_path: Path) -> None:
     replay = evaluate_entry(
         entry, backend="replay", out_dir=tmp_path / "replayed", progress=False, n_boot=100
     )
-    assert replay.results["matrix"] == hf.results["matrix"]
-    assert replay.results["metrics"] == hf.results["metrics"]
+    assert replay.results.matrix == hf.results.matrix
+    assert replay.results.metrics == hf.results.metrics
     (entry / "predictions" / "step-02" / "b.jsonl").write_text("")
     with pytest.raises(BenchmarkError, match="have no prediction"):
         evaluate_entry(entry, backend="replay", out_dir=tmp_path / "again", progress=False)
@@ -164,7 +166,7 @@ def test_partial_grid_writes_nothing(env, tmp_path: Path) -> None:
         n_boot=50,
     )
     assert outcome.written is None and not (entry / "results.json").exists()
-    assert outcome.results["matrix"][0][0] is not None and outcome.results["matrix"][2][0] is None
+    assert outcome.results.matrix[0][0] is not None and outcome.results.matrix[2][0] is None
     assert outcome.generated == 4
 
 
@@ -210,8 +212,8 @@ def test_two_workers_give_the_single_process_results(env, tmp_path: Path) -> Non
 
 
 def test_units_keep_a_shared_checkpoint_on_one_worker() -> None:
-    from benchmark.backends import GenerationJob, ModelSpec, PromptItem
-    from benchmark.workers import plan_units
+    from benchmark.evaluation.workers import plan_units
+    from benchmark.generation.base import GenerationJob, ModelSpec, PromptItem
 
     def job(step: int, digest: str, n: int) -> GenerationJob:
         model = ModelSpec(step, "lora", Path("a"), Path("b"), digest)
@@ -239,4 +241,4 @@ def test_replay_generates_nothing(env, tmp_path: Path) -> None:
     replay = evaluate_entry(
         entry, backend="replay", out_dir=tmp_path / "r", progress=False, n_boot=50
     )
-    assert replay.generated == 0 and replay.results["provenance"]["generated"] == 0
+    assert replay.generated == 0 and replay.results.provenance.generated == 0

@@ -9,9 +9,10 @@ import pytest
 
 from benchmark.errors import BenchmarkError, RecordError
 from benchmark.paths import TASKS_ENV
-from benchmark.records import check_records_file, read_records
 from benchmark.scoring import SCORERS
-from benchmark.suites import load_suite, prepare_suite, read_manifest, records_path
+from benchmark.suites.prepare import prepare_suite, read_manifest, records_path
+from benchmark.suites.records import check_records_file, read_records
+from benchmark.suites.registry import load_suite
 
 TOY = """\
 id: toy
@@ -81,7 +82,7 @@ def test_failed_prepare_keeps_the_previous_suite(toy, home: Path, monkeypatch) -
     prepare_suite(toy)
     target = home / "suites" / "toy"
     manifest = (target / "manifest.json").read_bytes()
-    from benchmark.sources import shapes
+    from benchmark.suites.sources import shapes
 
     real = shapes.records
 

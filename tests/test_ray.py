@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from tinyworld import make_entry, predictions, stable
 
-from benchmark.evaluate import evaluate_entry
-from benchmark.ray_runner import UNIT_LOG_ENV
+from benchmark.evaluation.ray_units import UNIT_LOG_ENV
+from benchmark.evaluation.run import evaluate_entry
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmark.errors import RecordError
-from benchmark.records import (
+from benchmark.suites.records import (
     ARROW_SCHEMA,
     Record,
     check_records_file,

@@ -105,15 +105,22 @@ def test_unknown_scorer_lists_known_names() -> None:
 
 
 def fresh_module(name: str = "scoring_fresh_copy") -> ModuleType:
-    """An independent copy of benchmark/scoring.py: its own registry and cold caches."""
-    spec = importlib.util.spec_from_file_location(name, scoring.__file__)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    """An independent copy of the benchmark.scoring package: its own registry, cold caches."""
+    import benchmark
+
+    def ours() -> list[str]:
+        return [
+            k for k in sys.modules if k == "benchmark.scoring" or k.startswith("benchmark.scoring.")
+        ]
+
+    saved = {k: sys.modules.pop(k) for k in ours()}
     try:
-        spec.loader.exec_module(module)
+        module = importlib.import_module("benchmark.scoring")
     finally:
-        del sys.modules[name]
+        for k in ours():
+            del sys.modules[k]
+        sys.modules.update(saved)
+        benchmark.scoring = saved["benchmark.scoring"]
     return module
 
 
@@ -865,7 +872,7 @@ def items(draw: st.DrawFn) -> tuple[str, str, list[str], list[str] | None]:
     prediction = draw(st.lists(TEXTS, min_size=1, max_size=3).map(" ".join))
     if name in CHOICE_SCORERS and (name != "mathvista" or draw(st.booleans())):
         choices = draw(st.lists(TEXTS, min_size=2, max_size=6))
-        answers = [scoring.LETTERS[draw(st.integers(0, len(choices) - 1))]]
+        answers = [scoring.registry.LETTERS[draw(st.integers(0, len(choices) - 1))]]
     else:
         choices = None
         answers = draw(st.lists(TEXTS, min_size=1, max_size=10))

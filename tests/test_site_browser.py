@@ -25,7 +25,8 @@ from sitefixtures import (
     write_payload_entry,
 )
 
-from benchmark.site import fmt_number, site_build, slug
+from benchmark.site.format import fmt_number, slug
+from benchmark.site.render import site_build
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmark.errors import SourceError, SuiteError
-from benchmark.sources import TaskRequest, common
+from benchmark.suites.sources import TaskRequest, common
 
 records = st.lists(
     st.dictionaries(

@@ -22,8 +22,9 @@ from mirrors import (
 )
 
 from benchmark.errors import SourceError, SuiteError
-from benchmark.sources import hub
-from benchmark.suites import SourceSpec, load_suite, prepare_suite
+from benchmark.suites.prepare import prepare_suite
+from benchmark.suites.registry import SourceSpec, load_suite
+from benchmark.suites.sources import hub
 
 
 def _pinned(suite_id: str, revision: str | None = SHA):

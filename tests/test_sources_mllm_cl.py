@@ -9,11 +9,12 @@ import pytest
 import yaml
 from mirrors import FIN_SUFFIXES, ability_mirror, assert_golds_score, domain_mirror, prepared
 
-from benchmark.catalog import show_text
 from benchmark.errors import SourceError
 from benchmark.paths import TASKS_ENV
-from benchmark.records import read_records
-from benchmark.suites import load_suite, prepare_suite, records_path
+from benchmark.suites.console import show_text
+from benchmark.suites.prepare import prepare_suite, records_path
+from benchmark.suites.records import read_records
+from benchmark.suites.registry import load_suite
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_second_prepare_reuses_extracted_archives(
     mirror, _ = domain
     suite = load_suite("mllm-cl-domain")
     first = prepare_suite(suite, from_dir=mirror)
-    from benchmark.sources import hub
+    from benchmark.suites.sources import hub
 
     def no_extraction(*args, **kwargs):
         raise AssertionError("an unchanged archive was extracted again")

@@ -13,8 +13,9 @@ from mirrors import SCENARIOS, SHA, FakeHub, assert_golds_score, msvqa_mirror, p
 
 from benchmark.errors import SourceError
 from benchmark.paths import TASKS_ENV
-from benchmark.records import read_records
-from benchmark.suites import load_suite, prepare_suite, records_path
+from benchmark.suites.prepare import prepare_suite, records_path
+from benchmark.suites.records import read_records
+from benchmark.suites.registry import load_suite
 
 SUITE_FILE = Path(__file__).parents[1] / "tasks" / "msvqa.yaml"
 

@@ -12,9 +12,10 @@ from mirrors import FakeHub, assert_golds_score, prepared, routing_mirror
 from PIL import Image
 
 from benchmark.errors import SourceError
-from benchmark.records import read_records
-from benchmark.sources.hub import UnpinnedRevisionWarning
-from benchmark.suites import load_suite, prepare_suite, records_path
+from benchmark.suites.prepare import prepare_suite, records_path
+from benchmark.suites.records import read_records
+from benchmark.suites.registry import load_suite
+from benchmark.suites.sources.hub import UnpinnedRevisionWarning
 
 REPOS = {
     "lmms-lab/ChartQA": "chartqa",

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.submission import (
+from benchmark.entry.results import results_json_schema
+from benchmark.entry.submission import (
     SubmissionError,
     load_submission,
     resolve_local,
-    results_json_schema,
     submission_json_schema,
 )
 
@@ -128,5 +128,5 @@ def test_json_schemas_are_exported_and_current() -> None:
     ):
         committed = json.loads((schemas / name).read_text())
         assert committed == json.loads(json.dumps(schema)), (
-            f"schemas/{name} is stale: run python -m benchmark.submission"
+            f"schemas/{name} is stale: run python -m benchmark.entry.schemas"
         )

@@ -10,7 +10,7 @@ import pytest
 
 from benchmark.errors import SuiteError
 from benchmark.paths import TASKS_ENV
-from benchmark.suites import list_suites, load_suite, load_suite_file, suite_files
+from benchmark.suites.registry import list_suites, load_suite, load_suite_file, suite_files
 
 GOOD = """\
 id: toy

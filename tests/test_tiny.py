@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.tiny import (
+from benchmark.demo.tiny_models import (
     DEFAULT_WORDS,
     LANGUAGE_MODEL_ATTENTION,
     adapter_targets,

@@ -34,9 +34,10 @@ from hostile import (
     touching_pickle,
 )
 
-import benchmark.validate as validate_module
+import benchmark.validate.checks as validate_module
 from benchmark.paths import HOME_ENV, TASKS_ENV
-from benchmark.validate import Report, format_reports, validate, validate_entry
+from benchmark.validate.checks import Report, validate_entry
+from benchmark.validate.pull_requests import format_reports, validate
 
 # The template's results.json is re-scored with few bootstrap replicates: every re-check
 # that reaches the metrics then takes a fraction of a second.
@@ -56,7 +57,7 @@ def template(shapes_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """``seq-lora-tiny`` as committed (predictions and submission.yaml), its results.json
     re-scored from those predictions by the replay backend with TEMPLATE_BOOT replicates
     against the live registry; checked to pass before any case breaks it."""
-    from benchmark.evaluate import evaluate_entry
+    from benchmark.evaluation.run import evaluate_entry
 
     entry = copy_entry(SOURCE_ENTRY, tmp_path_factory.mktemp("template"))
     with pytest.MonkeyPatch.context() as mp:
@@ -477,9 +478,12 @@ FORBIDDEN_MODULES = {
 }
 UNSAFE_FROM_YAML = {name for module, name in FORBIDDEN_ATTRIBUTES if module == "yaml"}
 CHECKED_MODULES = (
-    "benchmark/validate.py",
-    "benchmark/submission.py",
-    "benchmark/backends/replay.py",
+    "benchmark/validate/checks.py",
+    "benchmark/validate/pull_requests.py",
+    "benchmark/entry/submission.py",
+    "benchmark/entry/results.py",
+    "benchmark/entry/predictions.py",
+    "benchmark/evaluation/rescore.py",
 )
 
 

@@ -40,8 +40,8 @@ MIN_AGREEMENT = 0.9
 
 
 def test_hf_and_vllm_agree_on_base_and_lora_steps(tmp_path: Path, monkeypatch) -> None:
-    from benchmark.evaluate import evaluate_entry
-    from benchmark.tiny import build_tiny_llava, make_lora_adapter
+    from benchmark.demo.tiny_models import build_tiny_llava, make_lora_adapter
+    from benchmark.evaluation.run import evaluate_entry
 
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     monkeypatch.setenv(TASKS_ENV, str(tmp_path / "tasks"))

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from benchmark.backends import GenerationJob, ModelSpec, PromptItem
-from benchmark.backends.vllm import inspect_adapter, lora_specs, max_lora_rank, plan_run
 from benchmark.errors import BenchmarkError
+from benchmark.generation.base import GenerationJob, ModelSpec, PromptItem
+from benchmark.generation.vllm import inspect_adapter, lora_specs, max_lora_rank, plan_run
 
 LM = "base_model.model.model.language_model.layers.0.self_attn.q_proj"
 VISION = "base_model.model.model.vision_tower.vision_model.encoder.layers.0.self_attn.q_proj"

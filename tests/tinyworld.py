@@ -44,7 +44,8 @@ def prepare_small_suite(
 ) -> None:
     """Write the suite under ``root/tasks`` and prepare it into ``root/home`` (the caller's
     environment must point $MLLMCL_BENCH_HOME / $MLLMCL_BENCH_TASKS there)."""
-    from benchmark.suites import load_suite, prepare_suite
+    from benchmark.suites.prepare import prepare_suite
+    from benchmark.suites.registry import load_suite
 
     (root / "tasks").mkdir(exist_ok=True)
     (root / "tasks" / f"{suite_id}.yaml").write_text(
@@ -76,7 +77,7 @@ def write_submission(
 
 def build_world(root: Path) -> dict:
     """A data home with `toy` prepared, a tiny base model and three LoRA adapters."""
-    from benchmark.tiny import build_tiny_llava, make_lora_adapter
+    from benchmark.demo.tiny_models import build_tiny_llava, make_lora_adapter
 
     models = root / "models"
     base = build_tiny_llava(models / "base", seed=0)

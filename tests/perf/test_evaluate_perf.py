@@ -22,12 +22,13 @@ def test_backend_overhead_and_cached_rerun(tmp_path: Path, monkeypatch) -> None:
     import torch
     from PIL import Image
 
-    from benchmark.backends import GenerationJob, ModelSpec, PromptItem, conversation
-    from benchmark.backends.hf import HFBackend
-    from benchmark.evaluate import evaluate_entry
-    from benchmark.records import read_records
-    from benchmark.suites import records_path, suite_data_dir
-    from benchmark.tiny import build_tiny_llava, load_tiny, make_lora_adapter
+    from benchmark.demo.tiny_models import build_tiny_llava, load_tiny, make_lora_adapter
+    from benchmark.evaluation.run import evaluate_entry
+    from benchmark.generation.base import GenerationJob, ModelSpec, PromptItem, conversation
+    from benchmark.generation.hf import HFBackend
+    from benchmark.suites.prepare import records_path
+    from benchmark.suites.records import read_records
+    from benchmark.suites.registry import suite_data_dir
 
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     monkeypatch.setenv(TASKS_ENV, str(tmp_path / "tasks"))

@@ -101,10 +101,10 @@ def anls_pair(i: int) -> tuple[str, str]:
 
 
 def clear_caches() -> None:
-    scoring._VQA_CACHE.clear()
-    scoring._choose.cache_clear()
-    scoring._result.cache_clear()
-    scoring._gold_letter.cache_clear()
+    scoring.text._VQA_CACHE.clear()
+    scoring.choice._choose.cache_clear()
+    scoring.registry._result.cache_clear()
+    scoring.choice._gold_letter.cache_clear()
 
 
 def timed(

@@ -1,0 +1,57 @@
+"""Helpers every stage shares: atomic writes, file hashes, the strict schema base, and
+pydantic error locations as one-line paths."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class StrictModel(BaseModel):
+    """A schema that refuses unknown fields and is immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def format_loc(loc: tuple[Any, ...], data: Any = None) -> str:
+    """A pydantic error location as a path (``checkpoints[1].path``); list items are shown
+    by their ``id`` when ``data`` (the validated input) has one (``tasks[rs].scorer``)."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            entry = node[item] if isinstance(node, list) and item < len(node) else None
+            label = entry.get("id") if isinstance(entry, dict) else None
+            parts.append(f"[{label}]" if label else f"[{item}]")
+            node = entry
+        else:
+            parts.append(f".{item}" if parts else str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a ``.partial`` sibling: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, payload: Any, *, indent: int = 2) -> None:
+    write_text_atomic(path, json.dumps(payload, indent=indent, ensure_ascii=False) + "\n")

@@ -1,0 +1,247 @@
+"""``submission.yaml``: the schema of a leaderboard entry, and its path and safety rules.
+
+An entry is a folder ``submissions/<suite>/<entry>/`` holding ``submission.yaml``,
+``predictions/step-XX/<task>.jsonl`` and ``results.json``. This module validates the YAML
+(pydantic; the JSON Schema is exported to ``schemas/submission.schema.json``), resolves
+checkpoint references (a path confined to the entry, or ``hf://org/repo@<sha>[/subdir]``)
+and never executes anything from the entry: YAML is read with the safe loader only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from benchmark._files import StrictModel, format_loc
+from benchmark.errors import BenchmarkError
+
+SUBMISSION_FILE = "submission.yaml"
+RESULTS_FILE = "results.json"
+PREDICTIONS_DIR = "predictions"
+ENTRY_ID = r"^[a-z0-9][a-z0-9._-]{0,79}$"
+SHA40 = re.compile(r"^[0-9a-f]{40}$")
+HF_URI = re.compile(
+    r"^hf://(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)"
+    r"@(?P<revision>[0-9a-f]{40})(?:/(?P<subdir>[A-Za-z0-9._/-]+))?$"
+)
+EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$")
+SAFE_TEXT = re.compile(
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]*$"
+)
+MARKUP = re.compile(r"<\s*[A-Za-z/!?]|javascript:", re.IGNORECASE)
+METHOD_FAMILIES = (
+    "lora-sequential",
+    "replay",
+    "moe-lora",
+    "routing",
+    "regularisation",
+    "prompt",
+    "joint",
+    "other",
+)
+
+
+class SubmissionError(BenchmarkError):
+    """submission.yaml is malformed, or a checkpoint reference is unsafe."""
+
+
+def step_dir(step: int) -> str:
+    """The predictions folder name of a step: ``step-00`` is the base model."""
+    return f"step-{step:02d}"
+
+
+def check_relative_path(value: str, *, what: str) -> str:
+    """A POSIX path relative to the entry that cannot leave it (no ``..``, no absolute)."""
+    if not value or "\\" in value or "\x00" in value:
+        raise ValueError(f"{what} {value!r} must be a non-empty POSIX path")
+    path = PurePosixPath(value)
+    if path.is_absolute() or value.startswith("~"):
+        raise ValueError(f"{what} {value!r} must be relative to the entry folder")
+    if any(part in ("..", "") for part in value.split("/")) and value not in (".",):
+        raise ValueError(f"{what} {value!r} must not contain '..' or empty parts")
+    return value
+
+
+def _plain_text(value: str | None) -> str | None:
+    """Free text shown on the leaderboard: no control or invisible direction characters.
+
+    Markup is not refused here (the site escapes everything); the pull-request check
+    (``benchmark.validate``) refuses it, as a second line of defence."""
+    if value is None:
+        return value
+    if not SAFE_TEXT.match(value):
+        raise ValueError("contains control or invisible direction characters")
+    return value
+
+
+class ModelRef(StrictModel):
+    id: str = Field(min_length=1, max_length=200, description="hub id or a display name")
+    revision: str | None = Field(None, description="40-hex commit of the hub repo")
+    path: str | None = Field(
+        None,
+        description="where the weights are: a path inside the entry, or hf://org/repo@sha[/dir];"
+        " default hf://<id>@<revision>",
+    )
+    parameters: int | None = Field(None, ge=1, description="parameter count, for the size column")
+
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, value: str) -> str:
+        _plain_text(value)
+        return value
+
+    @field_validator("revision")
+    @classmethod
+    def _sha(cls, value: str | None) -> str | None:
+        if value is not None and not SHA40.match(value):
+            raise ValueError("must be a full 40-character lowercase hex commit sha")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return None if value is None else check_checkpoint_path(value)
+
+
+def check_checkpoint_path(value: str) -> str:
+    if value.startswith("hf://"):
+        match = HF_URI.match(value)
+        subdir = (match["subdir"] or "") if match else ""
+        if subdir and any(part in ("", ".", "..") for part in subdir.split("/")):
+            raise ValueError(f"{value!r}: the folder inside the repo must not contain '..'")
+        if not match:
+            raise ValueError(
+                f"{value!r} must look like hf://org/repo@<40-hex commit>[/subdir] "
+                "(pin the revision: a branch name can change under you)"
+            )
+        return value
+    return check_relative_path(value, what="path")
+
+
+class Checkpoint(StrictModel):
+    step: int = Field(ge=1)
+    task: str
+    kind: Literal["lora", "full"]
+    path: str
+    sha256: str | None = Field(None, description="optional content hash of the folder")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return check_checkpoint_path(value)
+
+
+class Submission(StrictModel):
+    name: str = Field(pattern=ENTRY_ID, description="entry id, unique within the suite")
+    method: str = Field(min_length=1, max_length=120)
+    method_family: Literal[METHOD_FAMILIES]  # type: ignore[valid-type]
+    suite: str
+    suite_version: int = Field(ge=1)
+    order: str = "default"
+    base_model: ModelRef
+    checkpoints: list[Checkpoint] = Field(default_factory=list)
+    predictions_only: bool = Field(
+        False, description="the harness cannot run this method's inference: self-reported"
+    )
+    uses_replay: bool = False
+    replay_buffer: int | None = Field(None, ge=0)
+    task_id_at_inference: bool = False
+    extra_data: str | None = Field(None, max_length=500)
+    paper: str | None = None
+    code: str | None = None
+    contact: str | None = None
+    license: str | None = Field(None, max_length=80)
+    date: date
+    notes: str | None = Field(None, max_length=2000)
+
+    @field_validator("paper", "code")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https://[^\s<>\"']+$", value):
+            raise ValueError("must be an https:// URL")
+        return value
+
+    @field_validator("contact")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.match(value):
+            raise ValueError("must be an e-mail address")
+        return value
+
+    @field_validator("method", "extra_data", "notes", "license")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return _plain_text(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Submission:
+        if self.uses_replay and self.replay_buffer is None:
+            raise ValueError("replay_buffer: say how many items per task are kept (uses_replay)")
+        if not self.uses_replay and self.replay_buffer not in (None, 0):
+            raise ValueError("replay_buffer: set uses_replay: true, or drop the buffer size")
+        steps = [c.step for c in self.checkpoints]
+        if steps != list(range(1, len(steps) + 1)):
+            raise ValueError(f"checkpoints: steps must be 1..T in order, found {steps}")
+        if not self.checkpoints and not self.predictions_only:
+            raise ValueError(
+                "checkpoints: list one checkpoint per step, or set predictions_only: true"
+            )
+        return self
+
+    @property
+    def verified(self) -> bool:
+        """The harness can reproduce the predictions from the listed checkpoints."""
+        return not self.predictions_only
+
+
+def parse_submission(data: Any, *, where: str) -> Submission:
+    if not isinstance(data, dict):
+        raise SubmissionError(f"{where}: must be a YAML mapping at the top level")
+    try:
+        return Submission.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise SubmissionError(
+            f"{where}: field {format_loc(first['loc'])}: {message}{more}"
+        ) from None
+
+
+def load_submission(entry_dir: Path) -> Submission:
+    """Read ``<entry>/submission.yaml`` with the safe loader and validate it."""
+    path = Path(entry_dir) / SUBMISSION_FILE
+    if not path.is_file():
+        raise SubmissionError(f"{path}: not found (an entry folder holds submission.yaml)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise SubmissionError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SubmissionError(f"{path}:{where} invalid YAML ({problem})") from None
+    return parse_submission(data, where=str(path))
+
+
+def resolve_local(entry_dir: Path, relative: str) -> Path:
+    """A path inside the entry; refuses anything that resolves outside it (symlinks too)."""
+    check_relative_path(relative, what="path")
+    root = Path(entry_dir).resolve()
+    target = (root / relative).resolve()
+    if target != root and root not in target.parents:
+        raise SubmissionError(f"{relative!r} resolves outside the entry folder {root}")
+    return target
+
+
+def submission_json_schema() -> dict[str, Any]:
+    schema = Submission.model_json_schema()
+    schema["$id"] = "https://mllmcl-bench.github.io/schemas/submission.schema.json"
+    schema["title"] = "mllmcl-bench submission.yaml"
+    return schema

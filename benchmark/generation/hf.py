@@ -1,0 +1,225 @@
+"""The reference backend: transformers (+ peft for adapters), CPU or GPU.
+
+Batched greedy generation with left padding. The base model is loaded once; LoRA steps
+attach their adapter to it (``load_adapter`` / ``set_adapter``), the base step runs with
+adapters disabled, and each adapter is deleted after its cells. Full checkpoints are loaded
+one at a time and freed before the next.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import BenchmarkError
+from benchmark.generation import Backend
+from benchmark.generation.base import GenerationJob, ModelSpec, PromptItem, Sink, conversation
+
+
+def _images(paths: Sequence[Path]) -> list[Any]:
+    from PIL import Image
+
+    out = []
+    for path in paths:
+        with Image.open(path) as image:
+            out.append(image.convert("RGB"))
+    return out
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchmarkError(f"--device {device}: no CUDA device is available here")
+    return device
+
+
+class HFBackend(Backend):
+    name = "hf"
+
+    def __init__(
+        self,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 8,
+    ) -> None:
+        if batch_size < 1:
+            raise BenchmarkError("--batch-size must be at least 1")
+        self.device = resolve_device(device)
+        self.dtype_name = dtype
+        self.batch_size = batch_size
+        self._base: tuple[Path, Any, Any] | None = None  # (path, model, processor)
+
+    # -- libraries and models ------------------------------------------------------------
+
+    def library_versions(self) -> dict[str, str]:
+        import peft
+        import torch
+        import transformers
+
+        return {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "peft": peft.__version__,
+        }
+
+    def _dtype(self) -> Any:
+        import torch
+
+        if self.dtype_name == "auto":
+            return torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        try:
+            return getattr(torch, self.dtype_name)
+        except AttributeError:
+            raise BenchmarkError(f"unknown dtype {self.dtype_name!r}") from None
+
+    def _load(self, path: Path) -> tuple[Any, Any]:
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        try:
+            processor = AutoProcessor.from_pretrained(path)
+            model = AutoModelForImageTextToText.from_pretrained(path, dtype=self._dtype())
+        except OSError as exc:
+            raise BenchmarkError(f"cannot load a model from {path}: {exc}") from None
+        if not hasattr(processor, "tokenizer"):
+            raise BenchmarkError(
+                f"{path}: AutoProcessor returned a bare {type(processor).__name__}, not a "
+                "multimodal processor (is the processor class installed/registered?)"
+            )
+        processor.tokenizer.padding_side = "left"
+        model.to(self.device).eval()
+        return model, processor
+
+    def _base_model(self, path: Path) -> tuple[Any, Any]:
+        if self._base is None or self._base[0] != path:
+            self._drop_base()
+            model, processor = self._load(path)
+            self._base = (path, model, processor)
+        return self._base[1], self._base[2]
+
+    def _drop_base(self) -> None:
+        if self._base is not None:
+            self._base = None
+            self._free()
+
+    def _free(self) -> None:
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    @contextmanager
+    def _model_for(self, spec: ModelSpec) -> Iterator[tuple[Any, Any]]:
+        if spec.kind == "full":
+            self._drop_base()
+            model, processor = self._load(spec.path)
+            try:
+                yield model, processor
+            finally:
+                del model, processor
+                self._free()
+            return
+        model, processor = self._base_model(spec.base_path)
+        if spec.kind == "base":
+            if getattr(model, "_hf_peft_config_loaded", False):
+                model.disable_adapters()
+            yield model, processor
+            return
+        name = f"step{spec.step}-{spec.content_hash[:12]}"
+        model.load_adapter(str(spec.path), adapter_name=name)
+        model.set_adapter(name)
+        model.enable_adapters()
+        try:
+            yield model, processor
+        finally:
+            model.delete_adapter(name)
+
+    # -- generation ------------------------------------------------------------------------
+
+    def render(self, processor: Any, items: Sequence[PromptItem]) -> tuple[list[str], list[Any]]:
+        """Chat-templated prompts and decoded images of one batch (CPU work, no model)."""
+        prompts = [
+            processor.apply_chat_template(
+                conversation(item.question, len(item.images)),
+                add_generation_prompt=True,
+                tokenize=False,
+            )
+            for item in items
+        ]
+        return prompts, [image for item in items for image in _images(item.images)]
+
+    def generate_batch(
+        self,
+        model: Any,
+        processor: Any,
+        items: Sequence[PromptItem],
+        max_new_tokens: int,
+        rendered: tuple[list[str], list[Any]] | None = None,
+    ) -> list[str]:
+        """Greedy generation for one batch; texts with special tokens removed, stripped."""
+        import torch
+
+        prompts, images = rendered or self.render(processor, items)
+        inputs = processor(
+            text=prompts, images=images or None, padding=True, return_tensors="pt"
+        ).to(self.device)
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self._dtype())
+        tokenizer = processor.tokenizer
+        with torch.inference_mode():
+            output = model.generate(
+                **inputs,
+                do_sample=False,
+                num_beams=1,
+                max_new_tokens=max_new_tokens,
+                repetition_penalty=1.0,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [text.strip() for text in texts]
+
+    def run(self, jobs: Sequence[GenerationJob], sink: Sink) -> None:
+        # Base-model and LoRA jobs first, grouped by base, so the base loads once;
+        # then full checkpoints one at a time.
+        def order(job: GenerationJob) -> tuple[int, str, int]:
+            return (int(job.model.kind == "full"), str(job.model.base_path), job.step)
+
+        by_model: dict[tuple[str, str], list[GenerationJob]] = {}
+        for job in sorted(jobs, key=order):
+            by_model.setdefault((job.model.kind, job.model.content_hash), []).append(job)
+        with ThreadPoolExecutor(max_workers=1) as prefetch:
+            for group in by_model.values():
+                with self._model_for(group[0].model) as (model, processor):
+                    batches = [(job, batch) for job in group for batch in self._batches(job.items)]
+                    # The next batch's images and prompts are prepared while this one runs.
+                    pending = (
+                        prefetch.submit(self.render, processor, batches[0][1]) if batches else None
+                    )
+                    for index, (job, batch) in enumerate(batches):
+                        rendered = pending.result()
+                        if index + 1 < len(batches):
+                            pending = prefetch.submit(self.render, processor, batches[index + 1][1])
+                        texts = self.generate_batch(
+                            model, processor, batch, job.max_new_tokens, rendered
+                        )
+                        sink(job, batch, texts)
+
+    def _batches(self, items: Sequence[PromptItem]) -> list[list[PromptItem]]:
+        # Longest prompts first keeps padding low; results do not depend on it.
+        ordered = sorted(items, key=lambda i: (-len(i.question), i.uid))
+        return [ordered[i : i + self.batch_size] for i in range(0, len(ordered), self.batch_size)]
+
+    def close(self) -> None:
+        self._drop_base()

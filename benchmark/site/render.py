@@ -1,0 +1,288 @@
+"""The leaderboard: ``submissions/`` → tables (pandas) → static pages (Jinja2).
+
+``site_build(submissions_dir, out_dir)`` reads, for every entry folder
+``submissions/<suite>/<entry>/``, exactly two files: ``submission.yaml`` and ``results.json``
+(validated by :mod:`benchmark.submission`). It never imports models, backends, the evaluator
+or the suite registry, and never runs anything from an entry.
+
+The output is plain static HTML (Jinja2, autoescape on) with one CSS and one vanilla JS file,
+relative links only and no external requests, so it works from ``file://`` and any static
+host::
+
+    index.html                      one table per suite (and suite version)
+    <suite>-v<N>/<entry>.html       an entry: heatmap, curves, probes, provenance
+    <suite>-v<N>/tasks/<task>.html  every entry's accuracy on one task, step by step
+    <suite>-v<N>.csv                the suite's table (pandas)
+    leaderboard.json                every entry: submission, results, rank group
+    static/site.css, static/site.js
+
+Rank groups (:func:`rank_groups_by_interval`): entries are ordered by ``last``; the best
+unranked entry leads a new group, and every unranked entry whose 95% interval overlaps the
+leader's interval joins it. results.json holds no per-item scores, so this is the
+conservative stand-in for the paired test of DESIGN.md; it lives in one function so that a
+paired test can replace it.
+
+A bad entry fails the whole build with one message naming the file (:class:`SiteError`),
+before anything is written; the previous site stays in place.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from benchmark import __version__
+from benchmark.entry.submission import (
+    HF_URI,
+    METHOD_FAMILIES,
+)
+from benchmark.metrics.definitions import METRIC_DEFINITIONS_VERSION, metric_table
+from benchmark.paths import installed_data_dir, repo_root
+from benchmark.site.charts import cell_reason, heatmap, line_chart
+from benchmark.site.entries import (
+    DASH,
+    RANK_RULE,
+    SITE_MARKER,
+    Entry,
+    SiteError,
+    load_entries,
+)
+from benchmark.site.format import (
+    MetricCell,
+    fmt_number,
+    fmt_parameters,
+    fmt_seconds,
+    https_url,
+    ordered_metrics,
+    shorten,
+)
+from benchmark.site.tables import (
+    Section,
+    board_columns,
+    leaderboard_json,
+    section_table,
+    sections,
+)
+
+# --------------------------------------------------------------------------- pages
+
+
+def assets_dir() -> Path:
+    """Templates and static files: ``leaderboard/`` in a checkout, ``<prefix>/share/
+    mllmcl-bench/leaderboard`` in an installed wheel (pyproject's data-files)."""
+    checkout = repo_root() / "leaderboard"
+    installed = installed_data_dir() / "leaderboard"
+    for candidate in (checkout, installed):
+        if (candidate / "templates").is_dir() and (candidate / "static").is_dir():
+            return candidate
+    raise SiteError(f"leaderboard templates not found (looked in {checkout} and {installed})")
+
+
+def _environment(templates: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=True,  # every page: all text from entries is escaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        num=fmt_number,
+        params=fmt_parameters,
+        seconds=fmt_seconds,
+        https=https_url,
+        shorten=shorten,
+        tojson_text=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False),
+    )
+    env.globals.update(
+        METRICS=metric_table(),
+        METRIC_BY_KEY={d.key: d for d in metric_table()},
+        METRIC_DEFINITIONS=METRIC_DEFINITIONS_VERSION,
+        board_columns=board_columns,
+        RANK_RULE=RANK_RULE,
+        DASH=DASH,
+        MetricCell=MetricCell,
+        null_reason=cell_reason,
+        ordered_metrics=ordered_metrics,
+        version=__version__,
+        METHOD_FAMILIES=METHOD_FAMILIES,
+    )
+    return env
+
+
+@dataclass(frozen=True)
+class CheckpointRow:
+    step: int
+    task: str
+    kind: str
+    source: str
+    revision: str | None
+    declared_sha256: str | None
+    content_sha256: str | None
+
+
+def checkpoint_rows(entry: Entry) -> list[CheckpointRow]:
+    """Step 0 (base model) … T: what the submission declares, with the harness's content hash."""
+    sub = entry.submission
+    measured = {
+        c.get("step"): c for c in entry.results.provenance.checkpoints if isinstance(c, dict)
+    }
+
+    def content(step: int) -> str | None:
+        value = measured.get(step, {}).get("content_sha256")
+        return None if value is None else str(value)
+
+    base = sub.base_model
+    base_source = base.path or (f"hf://{base.id}@{base.revision}" if base.revision else base.id)
+    rows = [CheckpointRow(0, "", "base", base_source, base.revision, None, content(0))]
+    for ckpt in sub.checkpoints:
+        match = HF_URI.match(ckpt.path)
+        revision = match.group("revision") if match else None
+        rows.append(
+            CheckpointRow(
+                ckpt.step,
+                ckpt.task,
+                ckpt.kind,
+                ckpt.path,
+                revision,
+                ckpt.sha256,
+                content(ckpt.step),
+            )
+        )
+    declared = {r.step for r in rows}
+    for step, data in sorted((k, v) for k, v in measured.items() if isinstance(k, int)):
+        if step not in declared:
+            task = entry.results.tasks[step - 1] if 0 < step <= len(entry.results.tasks) else ""
+            rows.append(
+                CheckpointRow(
+                    step, task, str(data.get("kind", "")), DASH, None, None, content(step)
+                )
+            )
+    return rows
+
+
+def _render(env: jinja2.Environment, template: str, path: Path, depth: int, **context: Any) -> None:
+    html = env.get_template(template).render(root="../" * depth, **context)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+
+
+def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> None:
+    """Write every page, the downloads and the static files into ``out`` (an empty folder)."""
+    env = _environment(assets / "templates")
+    static = out / "static"
+    static.mkdir(parents=True)
+    for item in sorted((assets / "static").iterdir()):
+        if item.is_file() and not item.name.startswith("."):
+            shutil.copyfile(item, static / item.name)
+    total = sum(len(s.entries) for s in all_sections)
+    _render(env, "index.html", out / "index.html", 0, sections=all_sections, total=total)
+    for section in all_sections:
+        if not section.entries:
+            continue
+        section_table(section).to_csv(out / section.csv_name, index=False, lineterminator="\n")
+        for entry in section.entries:
+            chart = line_chart(
+                [
+                    (
+                        t,
+                        [row[j] for row in entry.results.matrix],
+                        "probe" if j >= len(entry.results.tasks) else "task",
+                    )
+                    for j, t in enumerate(entry.columns)
+                ],
+                title=f"Accuracy per task across steps: {entry.submission.method}",
+                steps=len(entry.results.tasks),
+            )
+            _render(
+                env,
+                "entry.html",
+                out / section.entry_page(entry),
+                1,
+                section=section,
+                entry=entry,
+                sub=entry.submission,
+                res=entry.results,
+                heat=heatmap(entry),
+                chart=chart,
+                checkpoints=checkpoint_rows(entry),
+            )
+        for task in section.tasks:
+            having = [e for e in section.entries if task in e.columns]
+            steps = max(len(e.results.tasks) for e in having)
+            series = []
+            for e in having:
+                j = e.columns.index(task)
+                series.append([row[j] for row in e.results.matrix])
+            chart = line_chart(
+                [
+                    (
+                        e.submission.method
+                        if len({x.submission.method for x in having}) == len(having)
+                        else f"{e.submission.method} ({e.name})",
+                        values,
+                        "",
+                    )
+                    for e, values in zip(having, series, strict=True)
+                ],
+                title=f"Accuracy on {task} across steps, per entry",
+                steps=steps,
+            )
+            _render(
+                env,
+                "task.html",
+                out / section.task_page(task),
+                2,
+                section=section,
+                task=task,
+                probe=section.is_probe(task),
+                entries=having,
+                series=series,
+                steps=steps,
+                chart=chart,
+            )
+    data = json.dumps(leaderboard_json(all_sections), indent=1, ensure_ascii=False, allow_nan=False)
+    (out / "leaderboard.json").write_text(data + "\n", encoding="utf-8")
+    (out / SITE_MARKER).write_text("built by mllmcl-bench site; safe to delete\n", encoding="utf-8")
+
+
+def site_build(submissions_dir: Path, out_dir: Path) -> Path:
+    """Build the static leaderboard from ``submissions_dir`` into ``out_dir``; returns index.html.
+
+    Every entry is read and checked first; a bad one raises :class:`SiteError` naming the
+    file, and nothing is written. The site is rendered into a sibling folder and then moved
+    into place, replacing ``out_dir`` only when it is empty or a site built here before.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise SiteError(f"{out_dir}: exists and is not a folder")
+        if any(out_dir.iterdir()) and not (out_dir / SITE_MARKER).is_file():
+            raise SiteError(
+                f"{out_dir}: not empty and not a site built by mllmcl-bench; "
+                "refusing to replace it (choose another --out)"
+            )
+    entries, suite_dirs = load_entries(Path(submissions_dir))
+    all_sections = sections(entries, suite_dirs)
+    assets = assets_dir()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.with_name(f".{out_dir.name}.building")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    try:
+        render_site(all_sections, staging, assets)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return out_dir / "index.html"

@@ -1,0 +1,518 @@
+"""Upstream files → one local raw directory, with the sha256 of every raw file.
+
+Two ways in, one layout out:
+
+- **hub**: ``huggingface_hub.snapshot_download(repo_id, repo_type="dataset", revision=...,
+  allow_patterns=...)`` into the standard HF cache (``HF_HOME``, ``HF_HUB_OFFLINE``, tokens:
+  the usual environment variables apply). An unpinned revision is allowed but warns, and the
+  commit it resolved to is recorded.
+- **mirror** (``tasks prepare SUITE --from DIR``): the same files laid out as in the hub repo,
+  under ``DIR``. Extra repos (``source.options.extra_repos``: annotation files such as MathVista
+  testmini or MMT-Bench) are looked up under ``DIR/<subdir>``::
+
+      DIR/                    the suite's main repo (e.g. MLLM-CL/MLLM-CL), as on the hub
+      DIR/<subdir>/           one folder per extra repo, as on the hub (e.g. DIR/mathvista/)
+
+  Hidden files and folders (``.git``, ``.cache``, ``.gitattributes``) are ignored, and a
+  suite's ``allow_patterns`` filter a mirror exactly as they filter a download.
+
+Either way the loaders read a *view* built under ``<data home>/raw/``: symlinks to the raw
+files, with every archive (``.tar``, ``.tar.gz``/``.tgz``, ``.zip``) extracted safely into
+``<data home>/cache/extracted/<archive sha256>/`` (once per archive content) and shown at the
+folder that holds the archive, as ``tar -xf`` run there would. Extra repos appear under
+their ``subdir``. The manifest's raw files are the downloaded files (archives, not their
+members) keyed by their path in the view.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import json
+import os
+import shutil
+import stat
+import sys
+import tarfile
+import warnings
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from tqdm import tqdm
+
+from benchmark._files import sha256_file
+from benchmark.errors import SourceError, SuiteError
+from benchmark.paths import data_home
+
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
+UPSTREAM_FILE = ".upstream.json"
+_HEX = frozenset("0123456789abcdef")
+_HAS_DATA_FILTER = hasattr(tarfile, "data_filter")
+
+
+class UnpinnedRevisionWarning(UserWarning):
+    """A suite reads a hub repo at a moving branch head instead of a pinned commit."""
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    """One hub dataset repo to fetch: the suite's own (``subdir == ""``) or an extra one."""
+
+    repo_id: str | None
+    revision: str | None
+    allow_patterns: tuple[str, ...]
+    subdir: str = ""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A repo's files on this machine: ``root / path`` for each relative ``path``."""
+
+    spec: RepoSpec
+    root: Path
+    files: tuple[str, ...]
+    origin: str  # "hub" or "mirror"
+    resolved_revision: str | None
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def _is_sha(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 40 and set(value) <= _HEX
+
+
+def _extra_spec(index: int, entry: object) -> RepoSpec:
+    where = f"source.options.extra_repos[{index}]"
+    if not isinstance(entry, dict):
+        raise SuiteError(f"{where}: expected a mapping with repo_id, revision, subdir")
+    unknown = sorted(set(entry) - {"repo_id", "revision", "allow_patterns", "subdir"})
+    if unknown:
+        raise SuiteError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    repo_id, revision, subdir = entry.get("repo_id"), entry.get("revision"), entry.get("subdir")
+    patterns = entry.get("allow_patterns") or []
+    if not isinstance(repo_id, str) or "/" not in repo_id:
+        raise SuiteError(f"{where}.repo_id: expected a hub id like org/name, got {repo_id!r}")
+    if revision is not None and not _is_sha(revision):
+        raise SuiteError(f"{where}.revision: must be a full 40-character lowercase hex sha")
+    parts = PurePosixPath(subdir).parts if isinstance(subdir, str) else ()
+    if not parts or subdir.startswith("/") or any(p in ("..", ".") for p in parts):
+        raise SuiteError(f"{where}.subdir: expected a relative folder name, got {subdir!r}")
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise SuiteError(f"{where}.allow_patterns: expected a list of glob patterns")
+    return RepoSpec(repo_id, revision, tuple(patterns), PurePosixPath(subdir).as_posix())
+
+
+def repo_specs(source: Any) -> list[RepoSpec]:
+    """The suite's own repo and its extra repos, in that order.
+
+    The own repo is left out only when the suite names none but has extra repos (a suite
+    assembled from several hub datasets, such as ``routing``).
+    """
+    extras = source.options.get("extra_repos") or []
+    if not isinstance(extras, list):
+        raise SuiteError("source.options.extra_repos: expected a list of repos")
+    specs = [_extra_spec(i, entry) for i, entry in enumerate(extras)]
+    if source.repo_id is not None or not specs:
+        specs.insert(0, RepoSpec(source.repo_id, source.revision, tuple(source.allow_patterns)))
+    return specs
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+def _walk(root: Path, patterns: tuple[str, ...], skip: Iterable[str] = ()) -> tuple[str, ...]:
+    """Relative posix paths of the files under root that match the allow patterns."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    skipped = {PurePosixPath(s) for s in skip}
+    found: list[str] = []
+    seen: set[str] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):  # HF snapshots are symlinks
+        real = os.path.realpath(folder)
+        if real in seen:  # a symlink loop
+            dirs[:] = []
+            continue
+        seen.add(real)
+        rel_folder = PurePosixPath(Path(folder).relative_to(root).as_posix())
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and rel_folder / d not in skipped)
+        found += [(rel_folder / f).as_posix() for f in sorted(files) if not f.startswith(".")]
+    found = [p.removeprefix("./") for p in found]
+    return tuple(sorted(filter_repo_objects(found, allow_patterns=list(patterns) or None)))
+
+
+def _from_mirror(spec: RepoSpec, from_dir: Path, skip: Iterable[str]) -> Fetched:
+    root = from_dir / spec.subdir if spec.subdir else from_dir
+    what = spec.repo_id or "the suite's files"
+    if not root.is_dir():
+        raise SourceError(
+            f"{root}: mirror folder not found; expected the files of {what} there "
+            f"(extra repos live in DIR/<subdir> of the mirror)"
+        )
+    files = _walk(root, spec.allow_patterns, skip)
+    if not files:
+        raise SourceError(
+            f"{root}: no file matches allow_patterns {list(spec.allow_patterns)} of {what}"
+        )
+    return Fetched(spec, root, files, "mirror", spec.revision)
+
+
+def _from_hub(spec: RepoSpec) -> Fetched:
+    from huggingface_hub import snapshot_download
+
+    if spec.revision is None:
+        warnings.warn(
+            f"{spec.repo_id}: no pinned revision; downloading the current head of its default "
+            "branch. Pin a 40-character commit in the suite YAML for reproducible data.",
+            UnpinnedRevisionWarning,
+            stacklevel=3,
+        )
+    try:
+        path = snapshot_download(
+            spec.repo_id,
+            repo_type="dataset",
+            revision=spec.revision,
+            allow_patterns=list(spec.allow_patterns) or None,
+        )
+    except Exception as exc:  # the hub raises many types; report one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise SourceError(
+            f"cannot download {spec.repo_id}@{spec.revision or 'main'}: "
+            f"{type(exc).__name__}: {first} (or prepare from a local mirror with --from DIR)"
+        ) from None
+    root = Path(path)
+    resolved = root.name if _is_sha(root.name) else spec.revision
+    if spec.revision is None:
+        print(
+            f"warning: {spec.repo_id} is not pinned; it resolved to revision {resolved}",
+            file=sys.stderr,
+        )
+    files = _walk(root, spec.allow_patterns)
+    if not files:
+        raise SourceError(
+            f"{root}: the download of {spec.repo_id} holds no file matching allow_patterns "
+            f"{list(spec.allow_patterns)}"
+        )
+    return Fetched(spec, root, files, "hub", resolved)
+
+
+def fetch(specs: list[RepoSpec], from_dir: Path | None) -> list[Fetched]:
+    """Every repo's files, from the hub or from the mirror ``from_dir``."""
+    if from_dir is None:
+        for spec in specs:
+            if spec.repo_id is None:
+                raise SourceError(
+                    "the suite names no hub repo (source.repo_id); prepare it from a local "
+                    "mirror with --from DIR"
+                )
+        return [_from_hub(spec) for spec in specs]
+    from_dir = Path(from_dir)
+    if not from_dir.is_dir():
+        raise SourceError(f"{from_dir}: mirror folder not found")
+    extras = [s.subdir for s in specs if s.subdir]
+    return [_from_mirror(s, from_dir, () if s.subdir else extras) for s in specs]
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+class _HashMemo:
+    """sha256 of raw files, remembered by (real path, size, mtime) across prepares."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / "cache" / "raw-hashes.json"
+        try:
+            self.data: dict[str, str] = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+        self.dirty = False
+
+    @staticmethod
+    def _key(path: Path) -> str:
+        real = path.resolve()
+        info = real.stat()
+        return f"{real}|{info.st_size}|{info.st_mtime_ns}"
+
+    def known(self, path: Path) -> str | None:
+        return self.data.get(self._key(path))
+
+    def sha256(self, path: Path, bar: tqdm | None = None) -> str:
+        key = self._key(path)
+        if key not in self.data:
+            self.data[key] = sha256_file(path)
+            self.dirty = True
+        if bar is not None:
+            bar.update(path.stat().st_size)
+        return self.data[key]
+
+    def save(self) -> None:
+        if self.dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
+            tmp.write_text(json.dumps(self.data), encoding="utf-8")
+            os.replace(tmp, self.path)
+
+
+def _hash_all(fetched: list[Fetched], memo: _HashMemo) -> dict[str, str]:
+    paths = [(f, rel) for f in fetched for rel in f.files]
+    todo = sum(
+        (f.root / rel).stat().st_size for f, rel in paths if memo.known(f.root / rel) is None
+    )
+    with tqdm(
+        total=todo,
+        desc="sha256 raw files",
+        unit="B",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=None,
+        leave=False,
+    ) as bar:
+        hashes = {
+            _view_path(f, rel): memo.sha256(
+                f.root / rel, bar if memo.known(f.root / rel) is None else None
+            )
+            for f, rel in paths
+        }
+    memo.save()
+    return dict(sorted(hashes.items()))
+
+
+def _view_path(fetched: Fetched, rel: str) -> str:
+    return f"{fetched.spec.subdir}/{rel}" if fetched.spec.subdir else rel
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def is_archive(name: str) -> bool:
+    return name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _member_target(dest: Path, name: str, archive: Path) -> Path:
+    """Where an archive member goes; SourceError when it would land outside ``dest``."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    bad = pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0])
+    target = (dest / pure).resolve() if not bad else None
+    if target is None or not target.is_relative_to(dest.resolve()):
+        raise SourceError(
+            f"{archive}: member {name!r} would be written outside the extraction folder; "
+            "refusing to extract this archive"
+        )
+    return target
+
+
+def _check_tar_member(member: tarfile.TarInfo, dest: Path, archive: Path) -> None:
+    target = _member_target(dest, member.name, archive)
+    if member.issym() or member.islnk():
+        base = target.parent if member.issym() else dest
+        link = PurePosixPath(member.linkname)
+        inside = not link.is_absolute() and (base / link).resolve().is_relative_to(dest.resolve())
+        if not inside:
+            raise SourceError(
+                f"{archive}: member {member.name!r} links to {member.linkname!r} outside the "
+                "extraction folder; refusing to extract this archive"
+            )
+    elif not (member.isfile() or member.isdir()):
+        raise SourceError(
+            f"{archive}: member {member.name!r} is a device, fifo or other special file; "
+            "refusing to extract this archive"
+        )
+
+
+def _extract_tar(archive: Path, dest: Path, reader: Any) -> None:
+    with tarfile.open(fileobj=reader, mode="r|*") as tar:
+        for member in tar:
+            _check_tar_member(member, dest, archive)
+            if _HAS_DATA_FILTER:
+                tar.extract(member, dest, filter="data")
+            else:  # pragma: no cover - Python < 3.11.4; our own checks above still apply
+                tar.extract(member, dest)
+
+
+def _extract_zip(archive: Path, dest: Path, reader: Any) -> None:
+    with zipfile.ZipFile(reader) as zf:
+        for info in zf.infolist():
+            _member_target(dest, info.filename, archive)
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise SourceError(
+                    f"{archive}: member {info.filename!r} is a symbolic link; "
+                    "refusing to extract this archive"
+                )
+            zf.extract(info, dest)
+
+
+def extract(archive: Path, sha256: str, cache: Path) -> Path:
+    """Extract an archive once per content into ``cache/<sha256>/``; return that folder.
+
+    Every member is checked before it is written: none may be absolute, contain ``..``,
+    link outside the folder, or be a device; ``tarfile``'s ``data`` filter applies too.
+    """
+    dest = cache / sha256
+    if dest.is_dir():
+        return dest
+    tmp = cache / f".{sha256}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        with (
+            open(archive, "rb") as raw,
+            tqdm.wrapattr(
+                raw,
+                "read",
+                total=archive.stat().st_size,
+                desc=f"extract {archive.name}",
+                file=sys.stderr,
+                disable=None,
+                leave=False,
+            ) as reader,
+        ):
+            if archive.name.lower().endswith(".zip"):
+                _extract_zip(archive, tmp, reader)
+            else:
+                _extract_tar(archive, tmp, reader)
+    except SourceError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SourceError(f"{archive}: cannot extract ({type(exc).__name__}: {exc})") from None
+    try:
+        os.replace(tmp, dest)
+    except OSError:  # another process finished the same archive first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+# --------------------------------------------------------------------------- the view
+
+
+def _real_dir(view: Path, rel: PurePosixPath) -> Path:
+    """``view/rel`` as a real directory: created, or unfolded where it is a symlink."""
+    current = view
+    for part in rel.parts:
+        current = current / part
+        if current.is_symlink():
+            _unfold(current)
+        elif not current.exists():
+            current.mkdir()
+        elif not current.is_dir():
+            raise SourceError(f"{current}: is a file in one place and a folder in another")
+    return current
+
+
+def _unfold(link: Path) -> None:
+    """Replace a symlinked directory by a real one holding symlinks to its entries."""
+    real = Path(os.readlink(link))
+    if not real.is_dir():
+        raise SourceError(f"{real}: is a file in one place and a folder in another")
+    link.unlink()
+    link.mkdir()
+    for entry in sorted(os.scandir(real), key=lambda e: e.name):
+        os.symlink(entry.path, link / entry.name)
+
+
+def _mount(src: Path, dst: Path, origin: str) -> None:
+    """Show every entry of ``src`` in the real directory ``dst``, merging folders.
+
+    A file already there with the same bytes is fine; different bytes are an error.
+    """
+    for entry in sorted(os.scandir(src), key=lambda e: e.name):
+        target = dst / entry.name
+        if not os.path.lexists(target):
+            os.symlink(entry.path, target)
+        elif entry.is_dir() and target.is_dir():
+            if target.is_symlink():
+                _unfold(target)
+            _mount(Path(entry.path), target, origin)
+        elif not (entry.is_file() and target.is_file() and filecmp.cmp(entry.path, target, False)):
+            raise SourceError(
+                f"{origin}: {entry.name!r} would overwrite {target.resolve()} (the same path "
+                "is in two archives, or in an archive and next to it)"
+            )
+
+
+def _build_view(view: Path, fetched: list[Fetched], hashes: dict[str, str], home: Path) -> None:
+    cache = home / "cache" / "extracted"
+    archives: list[tuple[Fetched, str]] = []
+    made: set[PurePosixPath] = set()
+    for f in fetched:
+        for rel in f.files:
+            if is_archive(rel):
+                archives.append((f, rel))
+                continue
+            path = PurePosixPath(_view_path(f, rel))
+            if path.parent not in made:
+                _real_dir(view, path.parent)
+                made.add(path.parent)
+            os.symlink((f.root / rel).absolute(), view / path)
+    for f, rel in archives:
+        source = f.root / rel
+        folder = extract(source, hashes[_view_path(f, rel)], cache)
+        _mount(folder, _real_dir(view, PurePosixPath(_view_path(f, rel)).parent), str(source))
+
+
+def _view_dir(fetched: list[Fetched], home: Path) -> Path:
+    key = json.dumps(
+        [[asdict(f.spec), str(f.root), f.origin] for f in fetched], sort_keys=True
+    ).encode()
+    names = [f.spec.repo_id for f in fetched if f.spec.repo_id] or ["mirror"]
+    label = names[0].replace("/", "--")
+    return home / "raw" / f"{label}-{hashlib.sha256(key).hexdigest()[:12]}"
+
+
+def upstream(raw_dir: Path | None) -> list[dict[str, Any]]:
+    """Which repos (and resolved revisions) a materialised raw directory was built from."""
+    if raw_dir is None:
+        return []
+    path = Path(raw_dir) / UPSTREAM_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def _describe(fetched: list[Fetched]) -> list[dict[str, Any]]:
+    return [
+        {
+            "repo_id": f.spec.repo_id,
+            "revision": f.spec.revision,
+            "resolved_revision": f.resolved_revision,
+            "subdir": f.spec.subdir,
+            "origin": f.origin,
+            "files": len(f.files),
+        }
+        for f in fetched
+    ]
+
+
+def materialise(
+    source: Any, *, from_dir: Path | None, home: Path | None = None
+) -> tuple[Path, dict[str, str]]:
+    """Fetch (or read from a mirror) a suite's upstream files; return (raw_dir, raw_files).
+
+    ``raw_files`` maps each raw file's path in ``raw_dir`` to its sha256.
+    """
+    home = Path(home) if home is not None else data_home()
+    fetched = fetch(repo_specs(source), from_dir)
+    hashes = _hash_all(fetched, _HashMemo(home))
+    view = _view_dir(fetched, home)
+    tmp = view.with_name(f".{view.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        _build_view(tmp, fetched, hashes, home)
+        (tmp / UPSTREAM_FILE).write_text(json.dumps(_describe(fetched), indent=2) + "\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = view.with_name(f".{view.name}.old-{os.getpid()}")
+    if view.exists():
+        os.replace(view, old)
+    os.replace(tmp, view)
+    shutil.rmtree(old, ignore_errors=True)
+    return view, hashes
+
+
+def iter_view(raw_dir: Path, pattern: str) -> Iterator[Path]:
+    """Files of the view matching a glob, sorted (symlinks followed)."""
+    yield from sorted(p for p in Path(raw_dir).glob(pattern) if p.is_file())

@@ -1,0 +1,125 @@
+"""A metric is one row of the metric table: the CLI, results.json, the site's table and its
+CSV all pick it up without another edit; and every committed entry re-scores to the same
+results.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import benchmark.metrics.definitions as definitions_module
+from benchmark.cli import main
+from benchmark.evaluation.run import evaluate_entry
+from benchmark.metrics.definitions import METRIC_TABLE, definition
+from benchmark.paths import HOME_ENV, TASKS_ENV
+from benchmark.site.render import site_build
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRIES = sorted(p.parent for p in (ROOT / "submissions").glob("*/*/results.json"))
+
+# The worst task after the final step: a test-only metric, declared as one row.
+WORST_FINAL = replace(
+    definition("last"),
+    key="worst_final",
+    label="worst final",
+    formula="min_j R[T][j]",
+    meaning="Accuracy on the weakest task after the final step.",
+    summary="min of the final row; higher is better",
+    compute=lambda p: p.final.min(axis=-1),
+    leaderboard=True,
+)
+
+
+@pytest.fixture
+def extra_metric(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(definitions_module, "METRIC_TABLE", (*METRIC_TABLE, WORST_FINAL))
+
+
+def test_a_new_row_reaches_the_metrics_command(
+    extra_metric: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps([[10, 20], [80, 30], [60, 90]]))
+    assert main(["metrics", str(path), "--json"]) == 0
+    values = json.loads(capsys.readouterr().out)
+    assert values["worst_final"] == 60.0 and values["last"] == 75.0
+    assert main(["metrics", str(path)]) == 0
+    assert "min of the final row; higher is better" in capsys.readouterr().out
+
+
+def test_a_new_row_reaches_results_the_site_and_the_csv(
+    extra_metric: None, shapes_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(HOME_ENV, str(shapes_home))
+    monkeypatch.delenv(TASKS_ENV, raising=False)
+    source = ROOT / "submissions" / "shapes" / "seq-lora-tiny"
+    entry = tmp_path / "submissions" / "shapes" / "seq-lora-tiny"
+    shutil.copytree(source, entry)
+    outcome = evaluate_entry(entry, backend="replay", progress=False, n_boot=200)
+    written = json.loads((entry / "results.json").read_text())
+    metric = written["metrics"]["worst_final"]
+    final = [v for v in written["matrix"][-1][: len(written["tasks"])]]
+    assert metric["value"] == pytest.approx(min(final))
+    low, high = metric["ci95"]
+    assert low <= metric["value"] <= high
+    assert outcome.results is not None and "worst_final" in outcome.results.metrics
+
+    index = site_build(tmp_path / "submissions", tmp_path / "site")
+    html = index.read_text()
+    assert 'data-key="worst_final"' in html and "worst final" in html
+    assert "min_j R[T][j]" in html  # the explanation table too
+    csv = pd.read_csv(next((tmp_path / "site").glob("shapes-v*.csv")))
+    assert csv.loc[0, "worst_final"] == pytest.approx(min(final))
+    assert {"worst_final_ci_low", "worst_final_ci_high"} <= set(csv.columns)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_committed_entries_rescore_to_identical_results(
+    entry: Path, shapes_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(HOME_ENV, str(shapes_home))
+    monkeypatch.delenv(TASKS_ENV, raising=False)
+    committed = json.loads((entry / "results.json").read_text())
+    boot = committed["bootstrap"]
+    evaluate_entry(
+        entry,
+        backend="replay",
+        out_dir=tmp_path,
+        progress=False,
+        n_boot=boot["replicates"],
+        seed=boot["seed"],
+    )
+    text = (tmp_path / "results.json").read_text()
+    again = json.loads(text)
+    # what describes the run rather than the result: when, with what, what was generated
+    # (re-scoring loads no model, so it records no checkpoints or chat template)
+    timings = (
+        "started",
+        "finished",
+        "wall_seconds",
+        "versions",
+        "backend",
+        "generated",
+        "checkpoints",
+        "chat_template_sha256",
+    )
+    for key in timings:
+        committed["provenance"].pop(key)
+        again["provenance"].pop(key)
+    assert again == committed
+    # and byte for byte, once the timings are put back
+    restored = json.loads(text)
+    restored["provenance"].update(
+        {k: json.loads((entry / "results.json").read_text())["provenance"][k] for k in timings}
+    )
+    assert (
+        json.dumps(restored, indent=1, ensure_ascii=False) + "\n"
+        == (entry / "results.json").read_text()
+    )
+    assert np.isfinite(again["metrics"]["last"]["value"])
