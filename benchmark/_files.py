@@ -4,7 +4,6 @@ pydantic error locations as one-line paths."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,3 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".partial")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, payload: Any, *, indent: int = 2) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=indent, ensure_ascii=False) + "\n")

@@ -64,7 +64,7 @@ def test_a_new_row_reaches_results_the_site_and_the_csv(
     outcome = evaluate_entry(entry, backend="replay", progress=False, n_boot=200)
     written = json.loads((entry / "results.json").read_text())
     metric = written["metrics"]["worst_final"]
-    final = [v for v in written["matrix"][-1][: len(written["tasks"])]]
+    final = written["matrix"][-1][: len(written["tasks"])]
     assert metric["value"] == pytest.approx(min(final))
     low, high = metric["ci95"]
     assert low <= metric["value"] <= high

@@ -20,7 +20,6 @@ from benchmark.generation.base import (
     prompt_fingerprint,
 )
 from benchmark.generation.cache import PredictionCache, prediction_key
-from benchmark.generation.compat import check_libraries
 from benchmark.paths import suite_data_dir
 from benchmark.suites.registry import Suite
 
@@ -180,7 +179,6 @@ def generate_into_cache(
 ) -> int:
     """Generate what the cache lacks for some steps of an entry (a worker's or a unit's job)."""
     plan_ = plan(entry_dir, backend=backend, limit=limit, tasks=tasks, steps=steps)
-    check_libraries(f"run the {backend} backend")
     done = generate_plan(
         plan_,
         backend=backend,

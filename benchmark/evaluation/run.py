@@ -153,9 +153,10 @@ def evaluate_entry(
         fill_from_saved(plan_)
         generated, versions = 0, {}
     else:
-        check_libraries(f"run the {backend} backend")  # before any worker or model starts
         by_workers = 0
         if ray_address is not None or workers > 1:
+            # before any worker starts (a single process checks in get_backend)
+            check_libraries(f"run the {backend} backend")
             by_workers = _run_distributed(
                 plan_,
                 backend=backend,

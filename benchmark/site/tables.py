@@ -35,6 +35,7 @@ class Column:
     default: str  # first sort direction: asc | desc
     title: str = ""
     reads: str = ""  # a second header line: how to read the number
+    numeric: bool = False  # a number: right-aligned
     data_key: bool = False  # carries data-key (the filter and sort scripts address it)
 
 
@@ -46,10 +47,20 @@ def board_columns(has_joint: bool) -> list[Column]:
     column without an edit here.
     """
     columns = [
-        Column("rank", "Rank", "rank", "num", "asc", f"Rank group by last: {RANK_RULE}"),
+        Column(
+            "rank", "Rank", "rank", "num", "asc", f"Rank group by last: {RANK_RULE}", numeric=True
+        ),
         Column("method", "Method", "method", "text", "asc"),
         Column("base_model", "Base model", "base", "text", "asc"),
-        Column("parameters", "Params", "params", "num", "desc", "parameters of the base model"),
+        Column(
+            "parameters",
+            "Params",
+            "params",
+            "num",
+            "desc",
+            "parameters of the base model",
+            numeric=True,
+        ),
     ]
     columns += [
         Column(
@@ -60,6 +71,7 @@ def board_columns(has_joint: bool) -> list[Column]:
             "desc" if d.higher_is_better else "asc",
             f"{d.formula} ({d.reads})",
             d.reads.split(";")[0],
+            numeric=True,
             data_key=True,
         )
         for d in metric_table()
@@ -76,6 +88,7 @@ def board_columns(has_joint: bool) -> list[Column]:
                 "last as a percentage of the best joint (multi-task) entry's last on the same "
                 "base model",
                 "% of multi-task",
+                numeric=True,
                 data_key=True,
             )
         )
