@@ -20,8 +20,11 @@ setup: $(STAMP)
 
 # Locked: every package from the lock, hash-checked; then the project itself without deps
 # (built with the locked setuptools, not whatever the index serves that day).
-$(STAMP): pyproject.toml $(LOCK)
+# The torchvision shim goes in first: PyPI's (CUDA-built) torchvision cannot be imported next
+# to the CPU torch without it (tools/torchvision_cpu/mllmcl_torchvision_cpu.py says why).
+$(STAMP): pyproject.toml $(LOCK) tools/torchvision_cpu/mllmcl_torchvision_cpu.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python tools/torchvision_cpu/install.py
 	$(BIN)/python -m pip install -q $(PIP_ARGS) --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
@@ -41,6 +44,7 @@ DRIFT := .venv-drift
 drift: browser
 	rm -rf $(DRIFT)
 	$(PYTHON) -m venv $(DRIFT)
+	$(DRIFT)/bin/python tools/torchvision_cpu/install.py
 	$(DRIFT)/bin/python -m pip install -q $(PIP_ARGS) -c constraints-cpu.txt torch
 	$(DRIFT)/bin/python -m pip install -q $(PIP_ARGS) -c constraints-cpu.txt -e '.[dev]'
 	$(DRIFT)/bin/python -m pip list --format=freeze
