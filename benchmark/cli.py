@@ -90,6 +90,8 @@ def _evaluate(args: argparse.Namespace) -> str:
         generate_only=args.generate_only,
         ray_address=args.ray,
         tensor_parallel=args.tensor_parallel,
+        allow_mixed_backends=args.allow_mixed_backends,
+        trust_remote_code=args.trust_remote_code,
     )
     if args.generate_only:
         return f"generated {outcome.generated} prediction(s) into the cache"
@@ -120,6 +122,34 @@ def _validate(args: argparse.Namespace) -> str:
         print(text)
         raise SystemExit(1)
     return text
+
+
+def _convert_llava(args: argparse.Namespace) -> str:
+    from benchmark.convert.llava import convert_sequence
+    from benchmark.generation.checkpoints import content_hash
+
+    if args.projector and not args.language_model and not args.base:
+        raise BenchmarkError("--projector goes with --language-model (or --base)")
+    base, steps = convert_sequence(
+        args.out,
+        args.steps,
+        base=args.base,
+        language_model=args.language_model,
+        projector=args.projector,
+        vision_tower=args.vision_tower,
+        progress=lambda line: print(f"convert: {line}", file=sys.stderr),
+    )
+    lines = [f"wrote {base} (LlavaForConditionalGeneration)"]
+    lines += [f"wrote {step}" for step in steps]
+    lines.append("\nsubmission.yaml (copy the folders into the entry, or point at them):")
+    lines.append(f"base_model: {{id: <hub id of the original base>, path: {base.name}}}")
+    lines.append("checkpoints:")
+    for index, step in enumerate(steps, start=1):
+        lines.append(
+            f"  - {{step: {index}, task: <task {index}>, kind: lora, path: {step.name}, "
+            f"sha256: {content_hash(step)}}}"
+        )
+    return "\n".join(lines)
 
 
 def _demo(args: argparse.Namespace) -> str:
@@ -236,6 +266,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="GPUs per model (vLLM tensor_parallel_size; GPUs per worker / Ray unit)",
     )
     p.add_argument(
+        "--allow-mixed-backends",
+        action="store_true",
+        help="with --backend vllm: generate the steps vLLM cannot serve (adapters with a "
+        "saved projector, DoRA, …) with hf in the same run, recorded per step; by default "
+        "such an entry stops before any generation",
+    )
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="run the base model's own Python code from the hub (bases that exist only as "
+        "remote code); needs base_model pinned to a hub revision; recorded in results.json "
+        "and shown on the entry page. Off by default; validate never runs model code",
+    )
+    p.add_argument(
         "--generate-only",
         action="store_true",
         help="fill the prediction cache and stop (no scoring, nothing written)",
@@ -282,6 +326,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--submissions", type=Path, default=Path("submissions"), metavar="DIR")
     p.add_argument("--out", type=Path, default=Path("leaderboard/_site"), metavar="DIR")
     p.set_defaults(run=_demo)
+
+    p = commands.add_parser(
+        "convert",
+        help="convert checkpoints from other codebases to the layout the backends load",
+        description="Convert checkpoints once, before evaluation. `convert llava`: the "
+        "original LLaVA codebase (LlavaLlamaForCausalLM, as MR-LoRA, CoIN, MCITlib and "
+        "HiDe-LLaVA train) → transformers' LlavaForConditionalGeneration.",
+    )
+    convert_commands = p.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    p = convert_commands.add_parser(
+        "llava",
+        help="original-LLaVA base + LoRA steps → transformers layout",
+        description="Write OUT/base (a LlavaForConditionalGeneration folder with its "
+        "processor: <image> token, vicuna_v1 chat template, pad-to-square preprocessing) "
+        "and OUT/step-N for each STEP_DIR (the LoRA adapter renamed to transformers' modules, "
+        "its non_lora_trainables.bin — the step's projector — as "
+        "non_lora_trainables.safetensors). Every tensor is checked to land on the converted "
+        "model. Reads .bin files as plain tensors only.",
+    )
+    p.add_argument(
+        "steps", nargs="*", type=Path, metavar="STEP_DIR", help="LoRA step folders, in order"
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--base", type=Path, metavar="DIR", help="an original LlavaLlamaForCausalLM folder"
+    )
+    source.add_argument(
+        "--language-model",
+        type=Path,
+        metavar="DIR",
+        help="a Vicuna/LLaMA folder (the steps' model_base); needs --projector",
+    )
+    p.add_argument("--projector", type=Path, metavar="FILE", help="stage-1 mm_projector.bin")
+    p.add_argument(
+        "--vision-tower",
+        metavar="DIR|ID",
+        help="the CLIP tower (default: the config's mm_vision_tower, a folder or hub id)",
+    )
+    p.set_defaults(run=_convert_llava)
 
     p = commands.add_parser(
         "metrics",

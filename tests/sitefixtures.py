@@ -204,6 +204,8 @@ def write_entry(
         "provenance": {
             "harness": "0.1.0",
             "backend": "replay",
+            "trust_remote_code": False,
+            "step_backends": None,
             "versions": {"python": "3.11.7", "transformers": "5.17.0", "torch": "2.13.0"},
             "generation": {
                 "temperature": 0.0,
@@ -335,6 +337,8 @@ def write_payload_entry(submissions: Path, *, suite: str = PAYLOAD_SUITE) -> Pat
             "provenance": {
                 "harness": PAYLOAD_SCRIPT,
                 "backend": PAYLOAD_IMG,
+                "trust_remote_code": False,
+                "step_backends": None,
                 "versions": {PAYLOAD_SCRIPT: PAYLOAD_IMG},
                 "generation": {PAYLOAD_IMG: PAYLOAD_SCRIPT},
                 "chat_template_sha256": PAYLOAD_SCRIPT,

@@ -431,3 +431,28 @@ def test_site_reads_only_its_inputs() -> None:
         or m.startswith(allowed)
         for m in loaded
     ), loaded
+
+
+def test_entry_page_shows_mixed_backends(tmp_path: Path) -> None:
+    submissions = tmp_path / "submissions"
+    write_entry(submissions, "one-backend")
+    entry = write_entry(submissions, "mixed")
+    results = json.loads((entry / "results.json").read_text())
+    results["provenance"].update(backend="vllm", step_backends={"0": "vllm", "1": "hf"})
+    (entry / "results.json").write_text(json.dumps(results))
+    site_build(submissions, tmp_path / "site")
+    html = (tmp_path / "site" / "shapes-v1" / "mixed.html").read_text(encoding="utf-8")
+    assert "mixed backends" in html and "step 1 <code>hf</code>" in html
+    plain = (tmp_path / "site" / "shapes-v1" / "one-backend.html").read_text(encoding="utf-8")
+    assert "mixed backends" not in plain
+
+
+def test_entry_page_shows_remote_code(tmp_path: Path) -> None:
+    submissions = tmp_path / "submissions"
+    entry = write_entry(submissions, "remote")
+    results = json.loads((entry / "results.json").read_text())
+    results["provenance"]["trust_remote_code"] = True
+    (entry / "results.json").write_text(json.dumps(results))
+    site_build(submissions, tmp_path / "site")
+    html = (tmp_path / "site" / "shapes-v1" / "remote.html").read_text(encoding="utf-8")
+    assert "ran the base model's remote code" in html

@@ -11,6 +11,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from benchmark.errors import BenchmarkError
+from benchmark.generation import assign_backends
 from benchmark.generation.base import GenerationJob, ModelSpec, PromptItem
 from benchmark.generation.vllm import inspect_adapter, lora_specs, max_lora_rank, plan_run
 
@@ -77,7 +78,7 @@ def test_unsupported_adapters_are_detected(tmp_path, config, tensors, reason) ->
     assert any(reason in r for r in check.reasons), check.reasons
 
 
-def test_plan_routes_unsupported_adapters_to_hf(tmp_path: Path) -> None:
+def test_one_backend_per_matrix_unless_mixing_is_allowed(tmp_path: Path) -> None:
     ok1 = adapter(tmp_path, "ok1", r=16)
     ok2 = adapter(tmp_path, "ok2", r=32, rank_pattern={"q_proj": 40})
     bad = adapter(tmp_path, "bad", modules_to_save=["lm_head"])
@@ -88,6 +89,19 @@ def test_plan_routes_unsupported_adapters_to_hf(tmp_path: Path) -> None:
         job(3, "lora", ok2, "3" * 64),
         job(4, "full", tmp_path / "full", "4" * 64),
     ]
+    models = {j.step: j.model for j in jobs}
+    # by default the whole entry stops before any engine starts, naming the step and why
+    with pytest.raises(BenchmarkError, match=r"step 2: adapter .*bad: modules_to_save") as err:
+        assign_backends(models, "vllm")
+    assert "--backend hf" in str(err.value) and "--allow-mixed-backends" in str(err.value)
+    assert assign_backends(models, "hf") == dict.fromkeys(range(5), "hf")
+    chosen = assign_backends(models, "vllm", allow_mixed=True)
+    assert chosen == {0: "vllm", 1: "vllm", 2: "hf", 3: "vllm", 4: "vllm"}
+    # a job meant for vLLM with an adapter it cannot serve is an error, not a silent reroute
+    with pytest.raises(BenchmarkError, match="step 2: vLLM cannot serve"):
+        plan_run(jobs)
+    for one in jobs:
+        one.backend = chosen[one.step]
     run = plan_run(jobs)
     assert [j.step for j in run.engine_jobs["/base"]] == [0, 1, 3]
     assert [j.step for j in run.hf_jobs] == [2]
@@ -95,6 +109,19 @@ def test_plan_routes_unsupported_adapters_to_hf(tmp_path: Path) -> None:
     assert run.max_lora_rank == 64  # max(16, 32, 40) rounded up
     assert set(run.loras) == {"1" * 64, "3" * 64}
     assert len(run.messages) == 1 and "step 2" in run.messages[0]
+
+
+def test_bin_adapters_and_trainables_are_inspected(tmp_path: Path) -> None:
+    import torch
+
+    folder = tmp_path / "binonly"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({"r": 8, "peft_type": "LORA"}))
+    torch.save({f"{VISION}.lora_A.weight": torch.zeros(2, 2)}, folder / "adapter_model.bin")
+    assert any("vision_tower" in r for r in inspect_adapter(folder).reasons)
+    clean = adapter(tmp_path, "clean")
+    torch.save({"model.mm_projector.0.weight": torch.zeros(2)}, clean / "non_lora_trainables.bin")
+    assert any("non_lora_trainables.bin" in r for r in inspect_adapter(clean).reasons)
 
 
 def test_clean_adapter_is_supported(tmp_path: Path) -> None:

@@ -104,7 +104,10 @@ def _peft_model(base_dir: Path, config: TrainConfig) -> tuple[Any, Any]:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     torch.manual_seed(config.seed)
+    from benchmark.generation.hf import pil_image_processor
+
     processor = AutoProcessor.from_pretrained(base_dir)
+    pil_image_processor(processor, base_dir)  # the pixels the hf backend evaluates on
     model = AutoModelForImageTextToText.from_pretrained(base_dir, dtype=torch.float32)
     lora = LoraConfig(
         r=config.lora_rank,
@@ -113,7 +116,7 @@ def _peft_model(base_dir: Path, config: TrainConfig) -> tuple[Any, Any]:
         target_modules=LORA_TARGETS,
         # A tiny random base cannot express new answer words through attention/MLP LoRA
         # alone; training the output layer too makes it learn (BACKENDS.md). Such an adapter
-        # is one vLLM refuses: the evaluator routes it to the hf backend.
+        # is one vLLM refuses: evaluate these entries with the hf backend.
         modules_to_save=["lm_head"],
     )
     return get_peft_model(model, lora), processor

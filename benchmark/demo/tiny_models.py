@@ -384,7 +384,10 @@ def load_tiny(model_dir: Path) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    from benchmark.generation.hf import pil_image_processor
+
     processor = AutoProcessor.from_pretrained(model_dir)
+    pil_image_processor(processor, model_dir)  # as the hf backend: the same pixels anywhere
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
     return model.eval(), processor
 

@@ -41,6 +41,13 @@ class ProbeResult(StrictModel):
 class Provenance(StrictModel):
     harness: str
     backend: str
+    trust_remote_code: bool = Field(
+        False, description="the base model's own code from the hub ran (--trust-remote-code)"
+    )
+    step_backends: dict[str, str] | None = Field(
+        None,
+        description="step → backend, only when backends were mixed (--allow-mixed-backends)",
+    )
     versions: dict[str, str]
     generation: dict[str, Any]
     chat_template_sha256: str | None

@@ -47,7 +47,9 @@ def pending_jobs(
         model = plan_.models[cell.step]
         if model.processor_path not in fingerprints:
             fingerprints[model.processor_path] = prompt_fingerprint(model.processor_path)
-        config = generation_config(plan_.suite, cell.task, backend_name)
+        # the backend that actually generates this step is part of the cache key
+        generator = plan_.backends.get(cell.step, backend_name)
+        config = generation_config(plan_.suite, cell.task, generator)
         items = []
         for record in cell.records:
             key = prediction_key(
@@ -74,7 +76,11 @@ def pending_jobs(
         missing = [item for item in items if item.key not in cached and item.key not in queued]
         queued.update(item.key for item in missing)
         if missing:
-            jobs.append(GenerationJob(cell.step, cell.task, model, task.max_new_tokens, missing))
+            jobs.append(
+                GenerationJob(
+                    cell.step, cell.task, model, task.max_new_tokens, missing, backend=generator
+                )
+            )
     return jobs, keyed
 
 
@@ -153,7 +159,11 @@ def generate_plan(
     progress: bool = True,
 ) -> Generated:
     """Fill the plan's cells from the cache and ``backend``; new predictions enter the cache."""
-    extra = {"tensor_parallel_size": tensor_parallel} if backend == "vllm" else {}
+    extra: dict[str, object] = (
+        {"tensor_parallel_size": tensor_parallel} if backend == "vllm" else {}
+    )
+    if plan_.trust_remote_code:
+        extra["trust_remote_code"] = True
     runner = get_backend(backend, device=device, batch_size=batch_size, **extra)
     cache = PredictionCache(cache_path)
     try:
@@ -176,9 +186,19 @@ def generate_into_cache(
     batch_size: int = 8,
     tensor_parallel: int = 1,
     progress: bool = False,
+    allow_mixed_backends: bool = False,
+    trust_remote_code: bool = False,
 ) -> int:
     """Generate what the cache lacks for some steps of an entry (a worker's or a unit's job)."""
-    plan_ = plan(entry_dir, backend=backend, limit=limit, tasks=tasks, steps=steps)
+    plan_ = plan(
+        entry_dir,
+        backend=backend,
+        limit=limit,
+        tasks=tasks,
+        steps=steps,
+        allow_mixed_backends=allow_mixed_backends,
+        trust_remote_code=trust_remote_code,
+    )
     done = generate_plan(
         plan_,
         backend=backend,

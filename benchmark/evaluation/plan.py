@@ -10,9 +10,9 @@ from typing import Any
 
 from benchmark.entry.submission import Submission, SubmissionError, load_submission
 from benchmark.errors import BenchmarkError
-from benchmark.generation.base import (
-    ModelSpec,
-)
+from benchmark.generation import assign_backends
+from benchmark.generation.adapters import check_models
+from benchmark.generation.base import ModelSpec
 from benchmark.generation.checkpoints import content_hash, resolve_checkpoint
 from benchmark.suites.prepare import ensure_prepared, records_path
 from benchmark.suites.records import Record, read_records
@@ -40,6 +40,14 @@ class Plan:
     cells: list[Cell]
     models: dict[int, ModelSpec]
     limit: int | None
+    # step → the backend that generates it: one for the whole matrix unless mixing was
+    # explicitly allowed (then recorded per step in results.json)
+    backends: dict[int, str] = field(default_factory=dict)
+    trust_remote_code: bool = False
+
+    @property
+    def mixed_backends(self) -> bool:
+        return len(set(self.backends.values())) > 1
 
     @property
     def n_items(self) -> int:
@@ -81,6 +89,18 @@ def _models(entry_dir: Path, submission: Submission, steps: Sequence[int]) -> di
     return models
 
 
+def require_pinned_base(submission: Submission) -> None:
+    """Remote code runs only from a base pinned to a hub commit (the code is that commit's)."""
+    base = submission.base_model
+    pinned = (base.path or "").startswith("hf://") or (base.path is None and base.revision)
+    if not pinned:
+        raise SubmissionError(
+            "--trust-remote-code runs the base model's own code: pin the base to a hub "
+            "commit (base_model.revision, or base_model.path hf://org/repo@<sha>), so the code "
+            "that runs is the code of that commit"
+        )
+
+
 def plan(
     entry_dir: Path,
     *,
@@ -88,8 +108,15 @@ def plan(
     limit: int | None = None,
     tasks: Sequence[str] | None = None,
     steps: Sequence[int] | None = None,
+    allow_mixed_backends: bool = False,
+    trust_remote_code: bool = False,
 ) -> Plan:
-    """Everything to evaluate, before any model is loaded."""
+    """Everything to evaluate, before any model is loaded.
+
+    Every checkpoint is checked against its base here (:func:`check_models`), so an adapter
+    that would silently change nothing, or a checkpoint in a layout that needs converting,
+    stops the run before any generation, whichever backend and however distributed.
+    """
     entry_dir = Path(entry_dir)
     submission = load_submission(entry_dir)
     suite = load_suite(submission.suite)
@@ -115,6 +142,8 @@ def plan(
         raise SubmissionError(
             f"{entry_dir}: predictions_only entry: only --backend replay can score it"
         )
+    if trust_remote_code and backend != "replay":
+        require_pinned_base(submission)
     manifest = ensure_prepared(suite)
     all_columns = suite.columns(submission.order)
     columns = list(tasks) if tasks else all_columns
@@ -136,6 +165,10 @@ def plan(
         records[task] = items[:limit] if limit else items
     cells = [Cell(step, task, records[task]) for step in step_list for task in columns]
     models = {} if backend == "replay" else _models(entry_dir, submission, step_list)
+    backends: dict[int, str] = {}
+    if models:
+        check_models(models, trust_remote_code=trust_remote_code)
+        backends = assign_backends(models, backend, allow_mixed=allow_mixed_backends)
     return Plan(
         entry_dir=entry_dir,
         submission=submission,
@@ -148,4 +181,6 @@ def plan(
         cells=cells,
         models=models,
         limit=limit,
+        backends=backends,
+        trust_remote_code=trust_remote_code,
     )

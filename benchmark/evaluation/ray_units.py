@@ -51,6 +51,8 @@ def generate_unit(
     tasks: list[str] | None,
     device: str,
     tensor_parallel: int = 1,
+    allow_mixed_backends: bool = False,
+    trust_remote_code: bool = False,
 ) -> UnitResult:
     """Runs inside a Ray worker: generate one unit into a scratch cache; return its rows."""
     import socket
@@ -76,6 +78,8 @@ def generate_unit(
             device=device,
             batch_size=batch_size,
             tensor_parallel=tensor_parallel,
+            allow_mixed_backends=allow_mixed_backends,
+            trust_remote_code=trust_remote_code,
         )
         with sqlite3.connect(cache_path) as db:
             rows = [tuple(r) for r in db.execute("SELECT key, uid, prediction FROM predictions")]
@@ -102,6 +106,8 @@ def run_ray(
     cpus: int | None = None,
     progress: bool = True,
     tensor_parallel: int = 1,
+    allow_mixed_backends: bool = False,
+    trust_remote_code: bool = False,
 ) -> list[UnitResult]:
     """Schedule the units on Ray; stream each finished unit into the prediction cache."""
     try:
@@ -140,6 +146,8 @@ def run_ray(
             list(tasks) if tasks else None,
             device,
             tensor_parallel,
+            allow_mixed_backends,
+            trust_remote_code,
         ): u
         for u in units
     }

@@ -35,6 +35,15 @@ from benchmark.generation.cache import PredictionCache
 from benchmark.generation.compat import check_libraries
 from benchmark.paths import data_home
 
+# What every backend does whatever a checkpoint's generation_config.json says.
+EFFECTIVE_GENERATION = {
+    "decoding": "greedy",
+    "temperature": 0.0,
+    "num_beams": 1,
+    "repetition_penalty": 1.0,
+    "checkpoint_generation_config": "ignored except its eos/bos/pad token ids",
+}
+
 
 def write_results(path: Path, results: Results) -> None:
     """results.json, atomically (the model was validated when it was built)."""
@@ -66,6 +75,8 @@ def _run_distributed(
     limit: int | None,
     tasks: Sequence[str] | None,
     progress: bool,
+    allow_mixed_backends: bool = False,
+    trust_remote_code: bool = False,
 ) -> int:
     """Generate the pending items on worker processes or Ray; they land in the cache."""
     from benchmark.evaluation import workers as pool
@@ -82,6 +93,8 @@ def _run_distributed(
         "limit": limit,
         "tasks": tasks,
         "progress": progress,
+        "allow_mixed_backends": allow_mixed_backends,
+        "trust_remote_code": trust_remote_code,
     }
     if ray_address is not None:
         from benchmark.evaluation import ray_units as ray_runner
@@ -138,6 +151,8 @@ def evaluate_entry(
     ray_address: str | None = None,
     gpus_per_unit: float | None = None,
     tensor_parallel: int = 1,
+    allow_mixed_backends: bool = False,
+    trust_remote_code: bool = False,
 ) -> EvaluationOutcome:
     """Evaluate an entry; write predictions and results.json (unless a partial grid).
 
@@ -145,9 +160,19 @@ def evaluate_entry(
     of generating. ``workers`` > 1 spreads the generation over that many processes (one per
     GPU) sharing the prediction cache; ``ray_address`` ("local" or a cluster address)
     schedules the same units as Ray tasks; ``generate_only`` fills the cache and stops.
+    A matrix comes from one backend; ``allow_mixed_backends`` lets vLLM hand the steps it
+    cannot serve to hf (recorded per step in the provenance).
     """
     started, clock = _now(), time.perf_counter()
-    plan_ = plan(entry_dir, backend=backend, limit=limit, tasks=tasks, steps=steps)
+    plan_ = plan(
+        entry_dir,
+        backend=backend,
+        limit=limit,
+        tasks=tasks,
+        steps=steps,
+        allow_mixed_backends=allow_mixed_backends,
+        trust_remote_code=trust_remote_code,
+    )
     cache_path = cache_path or data_home() / "cache" / "predictions.sqlite"
     if backend == REPLAY:
         fill_from_saved(plan_)
@@ -170,6 +195,8 @@ def evaluate_entry(
                 limit=limit,
                 tasks=tasks,
                 progress=progress,
+                allow_mixed_backends=allow_mixed_backends,
+                trust_remote_code=trust_remote_code,
             )
         done = generate_plan(
             plan_,
@@ -190,11 +217,14 @@ def evaluate_entry(
             harness=__version__,
             backend=backend,
             versions={"python": sys.version.split()[0], **versions},
-            generation={
-                "temperature": 0.0,
-                "repetition_penalty": 1.0,
-                "max_new_tokens": {t: plan_.suite.task(t).max_new_tokens for t in plan_.columns},
-            },
+            trust_remote_code=plan_.trust_remote_code,
+            step_backends=(
+                {str(step): name for step, name in sorted(plan_.backends.items())}
+                if plan_.mixed_backends
+                else None
+            ),
+            generation=EFFECTIVE_GENERATION
+            | {"max_new_tokens": {t: plan_.suite.task(t).max_new_tokens for t in plan_.columns}},
             chat_template_sha256=chat_template_sha256(base.processor_path) if base else None,
             checkpoints=[
                 {"step": m.step, "kind": m.kind, "content_sha256": m.content_hash}

@@ -88,6 +88,8 @@ def run_workers(
     tasks: Sequence[str] | None,
     progress: bool,
     tensor_parallel: int = 1,
+    allow_mixed_backends: bool = False,
+    trust_remote_code: bool = False,
 ) -> list[WorkerReport]:
     """Run one worker process (this module's ``main``) per unit; wait for all of them."""
     gpus = _gpu_count()
@@ -107,6 +109,10 @@ def run_workers(
             command += ["--limit", str(limit)]
         if tasks:
             command += ["--tasks", ",".join(tasks)]
+        if allow_mixed_backends:
+            command.append("--allow-mixed-backends")
+        if trust_remote_code:
+            command.append("--trust-remote-code")
         env = dict(os.environ)
         if gpus:  # each worker gets its own tensor_parallel GPUs
             first = (index * tensor_parallel) % gpus
@@ -197,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--tasks", help="comma-separated task ids")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--allow-mixed-backends", action="store_true")
+    parser.add_argument("--trust-remote-code", action="store_true")
     args = parser.parse_args(argv)
     try:
         generate_into_cache(
@@ -209,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             device=args.device,
             batch_size=args.batch_size,
             tensor_parallel=args.tensor_parallel,
+            allow_mixed_backends=args.allow_mixed_backends,
+            trust_remote_code=args.trust_remote_code,
         )
     except (BenchmarkError, ValueError, FileNotFoundError) as exc:
         print(f"worker: error: {' '.join(str(exc).split())}", file=sys.stderr)

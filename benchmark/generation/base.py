@@ -20,7 +20,7 @@ PROMPT_FILES = (
     "preprocessor_config.json",
     "special_tokens_map.json",
 )
-PROMPT_BUILDER_VERSION = "1"
+PROMPT_BUILDER_VERSION = "2"  # 2: PIL image processors, whatever is installed
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class GenerationJob:
     model: ModelSpec
     max_new_tokens: int
     items: list[PromptItem] = field(default_factory=list)
+    backend: str = ""  # the backend that must generate it ("" = whichever runs the job)
 
 
 Sink = Callable[[GenerationJob, Sequence[PromptItem], Sequence[str]], None]

@@ -9,6 +9,7 @@ one at a time and freed before the next.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,6 +18,13 @@ from typing import Any
 
 from benchmark.errors import BenchmarkError
 from benchmark.generation import Backend
+from benchmark.generation.adapters import (
+    AdapterError,
+    AdapterReport,
+    adapter_files,
+    check_adapter,
+    read_tensors,
+)
 from benchmark.generation.base import GenerationJob, ModelSpec, PromptItem, Sink, conversation
 
 
@@ -28,6 +36,140 @@ def _images(paths: Sequence[Path]) -> list[Any]:
         with Image.open(path) as image:
             out.append(image.convert("RGB"))
     return out
+
+
+# Generation settings a checkpoint's generation_config.json may carry and that the harness
+# overrides (greedy decoding whatever the file says); only its token ids are kept.
+KEPT_GENERATION_FIELDS = ("eos_token_id", "bos_token_id", "pad_token_id")
+GREEDY = {"do_sample": False, "num_beams": 1, "repetition_penalty": 1.0}
+
+
+def greedy_generation_config(model: Any, path: Path) -> Any:
+    """A fresh greedy GenerationConfig keeping only the checkpoint's special token ids.
+
+    transformers fills every unset generate() argument from ``model.generation_config``
+    (sampling temperature, ``no_repeat_ngram_size``, ``suppress_tokens`` …): users of the
+    peers edit those files by hand, so a checkpoint's file must not change our decoding.
+    """
+    from transformers import GenerationConfig
+
+    saved = getattr(model, "generation_config", None)
+    kept = {name: getattr(saved, name, None) for name in KEPT_GENERATION_FIELDS}
+    ignored = sorted(
+        key
+        for key, value in (saved.to_diff_dict() if saved is not None else {}).items()
+        if key not in KEPT_GENERATION_FIELDS
+        and not key.startswith("_")
+        and key not in ("transformers_version", "max_length", "max_new_tokens")
+        and value is not None
+        and GREEDY.get(key, object()) != value
+    )
+    if ignored:
+        print(
+            f"hf: {path}: generation_config.json sets {', '.join(ignored)}; ignored "
+            "(greedy decoding, repetition_penalty 1.0)",
+            file=sys.stderr,
+        )
+    return GenerationConfig(**GREEDY, **kept)
+
+
+def pil_image_processor(processor: Any, path: Path, **options: Any) -> None:
+    """Use the image processor's PIL implementation, whatever is installed.
+
+    transformers picks its torchvision implementation when torchvision is importable and PIL
+    otherwise; the two resize differently (pixels differ by up to ~0.1 after normalisation on
+    small non-square images), so predictions would depend on the machine. PIL is the
+    reference (the original LLaVA code preprocesses with it: the converted fixture's pixels
+    are bit-identical only with PIL). Video processors exist only for torchvision and stay.
+    """
+    if getattr(processor, "image_processor", None) is None:
+        return
+    from transformers import AutoImageProcessor
+
+    try:
+        processor.image_processor = AutoImageProcessor.from_pretrained(
+            path, backend="pil", **options
+        )
+    except (ImportError, ValueError, OSError) as exc:
+        print(f"hf: {path}: no PIL image processor ({exc}); using the default", file=sys.stderr)
+
+
+def attach_adapter(model: Any, path: Path, name: str, report: AdapterReport) -> None:
+    """Load a LoRA adapter under ``name`` and confirm every tensor of it was loaded."""
+    from peft import PeftConfig
+
+    files = adapter_files(path)
+    tensors = read_tensors(files.weights)  # .bin too: transformers looks for safetensors only
+    info = model.load_adapter(
+        adapter_name=name,
+        peft_config=PeftConfig.from_pretrained(str(path)),
+        adapter_state_dict=tensors,
+    )
+    problems = []
+    for label, keys in (
+        ("not loaded", getattr(info, "unexpected_keys", ())),
+        (
+            "left at their initial value",
+            [k for k in getattr(info, "missing_keys", ()) if name in k],
+        ),
+        ("of the wrong shape", getattr(info, "mismatched_keys", ())),
+    ):
+        keys = sorted(str(k) for k in keys)
+        if keys:
+            problems.append(f"{len(keys)} tensors {label} (first: {', '.join(keys[:3])})")
+    wrapped = {
+        module_name
+        for module_name, module in model.named_modules()
+        if name in (getattr(module, "lora_A", None) or {})
+    }
+    expected = set(report.lora_modules.values())
+    if len(wrapped) != len(expected):
+        problems.append(
+            f"{len(wrapped)} modules wrapped for {len(expected)} adapted modules in the file"
+        )
+    if problems:
+        model.delete_adapter(name)
+        raise AdapterError(f"adapter {path}: " + "; ".join(problems))
+
+
+def _apply_trainables(model: Any, path: Path, report: AdapterReport) -> dict[str, Any]:
+    """Copy the adapter's non-LoRA tensors (e.g. its projector) into the base; return the
+    originals for :func:`_restore`."""
+    files = adapter_files(path)
+    if files.trainables is None or not report.trainables:
+        return {}
+    import torch
+
+    values = read_tensors(files.trainables)
+    originals: dict[str, Any] = {}
+    with torch.no_grad():
+        for key, target in report.trainables.items():
+            param = model.get_parameter(target)
+            originals[target] = param.detach().clone()
+            param.copy_(values[key].to(device=param.device, dtype=param.dtype))
+    return originals
+
+
+def _drop_empty_wrappers(model: Any) -> None:
+    """Put back the original module of each ``modules_to_save`` wrapper left with no adapter.
+
+    peft keeps the wrapper after ``delete_adapter``; the next ``set_adapter`` of an adapter
+    without that module then fails ("Adapter … not found").
+    """
+    from peft.utils.other import AuxiliaryTrainingWrapper
+
+    for module_name, module in list(model.named_modules()):
+        if isinstance(module, AuxiliaryTrainingWrapper) and not module._get_available_adapters():
+            parent, _, child = module_name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, child, module.original_module)
+
+
+def _restore(model: Any, originals: dict[str, Any]) -> None:
+    import torch
+
+    with torch.no_grad():
+        for target, value in originals.items():
+            model.get_parameter(target).copy_(value)
 
 
 def resolve_device(device: str) -> str:
@@ -49,12 +191,14 @@ class HFBackend(Backend):
         device: str = "auto",
         dtype: str = "auto",
         batch_size: int = 8,
+        trust_remote_code: bool = False,
     ) -> None:
         if batch_size < 1:
             raise BenchmarkError("--batch-size must be at least 1")
         self.device = resolve_device(device)
         self.dtype_name = dtype
         self.batch_size = batch_size
+        self.trust_remote_code = trust_remote_code  # opt-in: runs the checkpoint's own code
         self._base: tuple[Path, Any, Any] | None = None  # (path, model, processor)
 
     # -- libraries and models ------------------------------------------------------------
@@ -84,8 +228,9 @@ class HFBackend(Backend):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         try:
-            processor = AutoProcessor.from_pretrained(path)
-            model = AutoModelForImageTextToText.from_pretrained(path, dtype=self._dtype())
+            remote = {"trust_remote_code": True} if self.trust_remote_code else {}
+            processor = AutoProcessor.from_pretrained(path, **remote)
+            model = AutoModelForImageTextToText.from_pretrained(path, dtype=self._dtype(), **remote)
         except OSError as exc:
             raise BenchmarkError(f"cannot load a model from {path}: {exc}") from None
         if not hasattr(processor, "tokenizer"):
@@ -94,6 +239,8 @@ class HFBackend(Backend):
                 "multimodal processor (is the processor class installed/registered?)"
             )
         processor.tokenizer.padding_side = "left"
+        pil_image_processor(processor, path, **remote)
+        model.generation_config = greedy_generation_config(model, path)
         model.to(self.device).eval()
         return model, processor
 
@@ -133,14 +280,25 @@ class HFBackend(Backend):
                 model.disable_adapters()
             yield model, processor
             return
-        name = f"step{spec.step}-{spec.content_hash[:12]}"
-        model.load_adapter(str(spec.path), adapter_name=name)
-        model.set_adapter(name)
-        model.enable_adapters()
+        name = f"step{spec.step}_{spec.content_hash[:12]}"
+        report = check_adapter(
+            spec.path,
+            spec.base_path,
+            label=f"step {spec.step}",
+            trust_remote_code=self.trust_remote_code,
+        )
+        originals = _apply_trainables(model, spec.path, report)
         try:
-            yield model, processor
+            attach_adapter(model, spec.path, name, report)
+            try:
+                model.set_adapter(name)
+                model.enable_adapters()
+                yield model, processor
+            finally:
+                model.delete_adapter(name)
+                _drop_empty_wrappers(model)
         finally:
-            model.delete_adapter(name)
+            _restore(model, originals)
 
     # -- generation ------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@
   grid goes into ``generate`` calls together so the GPU stays full.
 - Adapters vLLM would refuse or silently mishandle (weights on the vision tower or the
   projector, ``modules_to_save``, DoRA, LoRA bias, PiSSA/OLoRA/LoftQ init) are found before
-  the run and handed to the hf backend, with a message.
+  the run: the run stops, unless mixing backends was allowed (then those steps go to hf,
+  recorded per step).
 - A full checkpoint gets its own engine in a fresh subprocess, freed before the next.
 - Prompts are the same as the hf backend's: the model's chat template over the same
   conversation, rendered by the HF processor, with images passed as PIL images.
@@ -18,17 +19,23 @@ functions run (and are tested) anywhere.
 from __future__ import annotations
 
 import contextlib
-import json
 import multiprocessing
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchmarkError
-from benchmark.generation import Backend
-from benchmark.generation.base import GenerationJob, ModelSpec, PromptItem, Sink, conversation
+from benchmark.generation.adapters import adapter_files, tensor_shapes
+from benchmark.generation.base import (
+    Backend,
+    GenerationJob,
+    ModelSpec,
+    PromptItem,
+    Sink,
+    conversation,
+)
 
 ALLOWED_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 # Name fragments of parameters outside the language model, across common VLM layouts.
@@ -59,29 +66,12 @@ class AdapterCheck:
         return not self.reasons
 
 
-def _adapter_tensor_names(adapter_dir: Path) -> list[str]:
-    file = adapter_dir / "adapter_model.safetensors"
-    if file.is_file():
-        from safetensors import safe_open
-
-        with safe_open(file, framework="np") as handle:
-            return list(handle.keys())
-    return []
-
-
 def inspect_adapter(adapter_dir: Path) -> AdapterCheck:
     """Read adapter_config.json (and tensor names) and list what vLLM cannot serve."""
-    adapter_dir = Path(adapter_dir)
-    config_path = adapter_dir / "adapter_config.json"
-    if not config_path.is_file():
-        raise BenchmarkError(f"{adapter_dir}: no adapter_config.json (is it a LoRA adapter?)")
-    config = json.loads(config_path.read_text(encoding="utf-8"))
+    files = adapter_files(Path(adapter_dir))
+    config = files.config
     reasons: list[str] = []
-    ranks = [
-        int(config.get("r", 8)),
-        *(int(v) for v in (config.get("rank_pattern") or {}).values()),
-    ]
-    rank = max(ranks)
+    rank = files.rank
     if rank > ALLOWED_LORA_RANKS[-1]:
         reasons.append(f"rank {rank} above vLLM's maximum {ALLOWED_LORA_RANKS[-1]}")
     saved = set(config.get("modules_to_save") or []) - ALLOWED_MODULES_TO_SAVE
@@ -96,15 +86,30 @@ def inspect_adapter(adapter_dir: Path) -> AdapterCheck:
         reasons.append(f"init_lora_weights {config.get('init_lora_weights')!r}")
     target = config.get("target_modules") or []
     targets = [target] if isinstance(target, str) else list(target)
-    names = _adapter_tensor_names(adapter_dir) + targets
+    names = list(tensor_shapes(files.weights)) + targets
     touched = sorted(
         {frag.rstrip(".") for frag in NON_LANGUAGE_MODULES for name in names if frag in name}
     )
     if touched:
         reasons.append(f"weights on {', '.join(touched)} (vLLM drops them with only a warning)")
-    if (adapter_dir / "non_lora_trainables.bin").exists():
-        reasons.append("non_lora_trainables.bin (extra trained tensors, e.g. the projector)")
-    return AdapterCheck(adapter_dir, rank, tuple(reasons))
+    if files.trainables is not None:
+        reasons.append(f"{files.trainables.name} (extra trained tensors, e.g. the projector)")
+    return AdapterCheck(files.path, rank, tuple(reasons))
+
+
+def unservable_steps(models: Mapping[int, ModelSpec]) -> dict[int, str]:
+    """step → why vLLM cannot serve it (LoRA steps only; an empty dict when it can)."""
+    refused: dict[int, str] = {}
+    checks: dict[str, AdapterCheck] = {}
+    for step, model in sorted(models.items()):
+        if model.kind != "lora":
+            continue
+        if model.content_hash not in checks:
+            checks[model.content_hash] = inspect_adapter(model.path)
+        check = checks[model.content_hash]
+        if not check.supported:
+            refused[step] = f"adapter {model.path}: " + "; ".join(check.reasons)
+    return refused
 
 
 def max_lora_rank(ranks: Sequence[int]) -> int:
@@ -155,13 +160,21 @@ class RunPlan:
 
 
 def plan_run(jobs: Sequence[GenerationJob]) -> RunPlan:
+    """Split jobs between one engine per base, full-checkpoint subprocesses and hf.
+
+    Jobs go to hf only when the plan says so (``job.backend == "hf"``, chosen before the
+    run by :func:`benchmark.generation.assign_backends`); an adapter vLLM cannot serve on
+    a job meant for vLLM is an error here, before any engine starts.
+    """
     engine_jobs: dict[str, list[GenerationJob]] = {}
     full_jobs: list[GenerationJob] = []
     hf_jobs: list[GenerationJob] = []
-    messages: list[str] = []
     checks: dict[str, AdapterCheck] = {}
     for job in jobs:
         model = job.model
+        if job.backend == "hf":
+            hf_jobs.append(job)
+            continue
         if model.kind == "full":
             full_jobs.append(job)
             continue
@@ -169,17 +182,18 @@ def plan_run(jobs: Sequence[GenerationJob]) -> RunPlan:
             check = checks.get(model.content_hash)
             if check is None:
                 check = checks[model.content_hash] = inspect_adapter(model.path)
-                if not check.supported:
-                    messages.append(
-                        f"step {model.step}: adapter {model.path} goes to the hf backend: "
-                        + "; ".join(check.reasons)
-                    )
             if not check.supported:
-                hf_jobs.append(job)
-                continue
+                raise BenchmarkError(
+                    f"step {model.step}: vLLM cannot serve adapter {model.path}: "
+                    + "; ".join(check.reasons)
+                    + " (run the entry with --backend hf, or --allow-mixed-backends)"
+                )
         engine_jobs.setdefault(str(model.base_path), []).append(job)
     served = [j.model for group in engine_jobs.values() for j in group if j.model.kind == "lora"]
     ranks = [checks[m.content_hash].rank for m in served]
+    messages = sorted(
+        {f"step {j.model.step} goes to the hf backend (--allow-mixed-backends)" for j in hf_jobs}
+    )
     return RunPlan(
         engine_jobs=engine_jobs,
         full_jobs=full_jobs,
@@ -224,6 +238,7 @@ def _engine(
         "gpu_memory_utilization": options.get("gpu_memory_utilization", 0.9),
         "tensor_parallel_size": options.get("tensor_parallel_size", 1),
         "limit_mm_per_prompt": {"image": options.get("max_images", 1), "video": 0},
+        "trust_remote_code": bool(options.get("trust_remote_code", False)),
     }
     if options.get("max_model_len"):
         kwargs["max_model_len"] = options["max_model_len"]
@@ -276,7 +291,9 @@ def _full_worker(
 ) -> None:  # pragma: no cover - runs in a subprocess with a GPU
     from transformers import AutoProcessor
 
-    processor = AutoProcessor.from_pretrained(model_path)
+    processor = AutoProcessor.from_pretrained(
+        model_path, trust_remote_code=bool(options.get("trust_remote_code", False))
+    )
     llm = _engine(model_path, lora_rank=None, n_loras=0, options=options)
 
     def sink(job: GenerationJob, items: Sequence[PromptItem], texts: Sequence[str]) -> None:
@@ -318,7 +335,9 @@ class VLLMBackend(Backend):
         for message in run_plan.messages:
             print(f"vllm: {message}", file=sys.stderr)
         for base_path, engine_jobs in run_plan.engine_jobs.items():
-            processor = AutoProcessor.from_pretrained(base_path)
+            processor = AutoProcessor.from_pretrained(
+                base_path, trust_remote_code=bool(self.options.get("trust_remote_code", False))
+            )
             llm = _engine(
                 base_path,
                 lora_rank=run_plan.max_lora_rank,
