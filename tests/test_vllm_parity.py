@@ -83,3 +83,49 @@ def test_hf_and_vllm_agree_on_base_and_lora_steps(tmp_path: Path, monkeypatch) -
         assert runs["vllm"][f"predictions/{step}/a.jsonl"] != base_lines, (
             f"vLLM {step} gives the base model's outputs: the adapter was not applied"
         )
+
+
+def test_full_checkpoint_and_an_hf_routed_adapter(tmp_path: Path, monkeypatch) -> None:
+    """A full checkpoint gets its own engine process; an adapter vLLM cannot serve (a saved
+    lm_head) goes to hf only with --allow-mixed-backends, recorded per step."""
+    from peft import PeftModel
+
+    from benchmark.demo.tiny_models import build_tiny_llava, load_tiny, make_lora_adapter
+    from benchmark.entry.results import load_results
+    from benchmark.errors import BenchmarkError
+    from benchmark.evaluation.run import evaluate_entry
+
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
+    monkeypatch.setenv(TASKS_ENV, str(tmp_path / "tasks"))
+    prepare_small_suite(
+        tmp_path, "mixed", {"a": "colour", "b": "shape"}, test_size=32, seed=5, max_new_tokens=8
+    )
+    entry = tmp_path / "entry"
+    base = build_tiny_llava(entry / "model", seed=0)
+    adapter = make_lora_adapter(base, tmp_path / "plain", seed=1)
+    model, processor = load_tiny(base)
+    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    merged.save_pretrained(entry / "step-1")
+    processor.save_pretrained(entry / "step-1")
+    make_lora_adapter(base, entry / "step-2", seed=2, modules_to_save=["lm_head"])
+    write_submission(
+        entry,
+        "mixed",
+        ["a", "b"],
+        checkpoints=[
+            {"step": 1, "task": "a", "kind": "full", "path": "step-1"},
+            {"step": 2, "task": "b", "kind": "lora", "path": "step-2"},
+        ],
+    )
+    with pytest.raises(BenchmarkError, match="--allow-mixed-backends"):
+        evaluate_entry(entry, backend="vllm", cache_path=tmp_path / "c.sqlite", progress=False)
+    evaluate_entry(
+        entry,
+        backend="vllm",
+        allow_mixed_backends=True,
+        cache_path=tmp_path / "c.sqlite",
+        progress=False,
+        n_boot=50,
+    )
+    results = load_results(entry / "results.json")
+    assert results.provenance.step_backends == {"0": "vllm", "1": "vllm", "2": "hf"}

@@ -17,6 +17,7 @@ from benchmark.generation.vllm import inspect_adapter, lora_specs, max_lora_rank
 
 LM = "base_model.model.model.language_model.layers.0.self_attn.q_proj"
 VISION = "base_model.model.model.vision_tower.vision_model.encoder.layers.0.self_attn.q_proj"
+EMBED = "base_model.model.model.language_model.embed_tokens"
 
 
 def adapter(tmp_path: Path, name: str, *, tensors: list[str] = (LM,), **config: object) -> Path:
@@ -70,6 +71,15 @@ def test_every_adapter_gets_a_unique_name_and_id(tmp_path: Path) -> None:
         ({"init_lora_weights": "pissa"}, [LM], "init_lora_weights"),
         ({}, [LM, VISION], "vision_tower"),
         ({"r": 1024}, [LM], "rank 1024"),
+        # refused by vLLM only inside the running engine (EngineDeadError): found first
+        ({"lora_bias": True}, [LM], "lora_bias"),
+        ({"alora_invocation_tokens": [5, 6]}, [LM], "aLoRA"),
+        ({"layer_replication": [[0, 2]]}, [LM], "layer_replication"),
+        ({"use_qalora": True}, [LM], "QALoRA"),
+        ({}, [LM, EMBED], "embed_tokens"),
+        # a layout we cannot judge is not assumed to be the language model
+        ({}, [LM, "base_model.model.model.mlp1.0"], "cannot tell which part"),
+        ({}, [LM, "base_model.model.model.visual.blocks.0.attn.qkv"], "visual"),
     ],
 )
 def test_unsupported_adapters_are_detected(tmp_path, config, tensors, reason) -> None:
@@ -124,6 +134,86 @@ def test_bin_adapters_and_trainables_are_inspected(tmp_path: Path) -> None:
     assert any("non_lora_trainables.bin" in r for r in inspect_adapter(clean).reasons)
 
 
+@pytest.mark.parametrize("init", ["eva", "gaussian", "orthogonal", "mica", "lora_ga", True])
+def test_inits_vllm_serves_are_not_routed_away(tmp_path: Path, init) -> None:
+    assert inspect_adapter(adapter(tmp_path, "a", init_lora_weights=init)).supported
+
+
 def test_clean_adapter_is_supported(tmp_path: Path) -> None:
     check = inspect_adapter(adapter(tmp_path, "a", target_modules=".*language_model.*q_proj"))
     assert check.supported and check.rank == 8
+
+
+# -- engine workers: a worker that dies is an error in seconds, never a hang ------------------
+
+
+def _worker_dies(code: int, queue) -> None:
+    import os
+
+    os._exit(code)  # like an OOM kill: no message, no "done"
+
+
+def _worker_half_then_dies(key: str, queue) -> None:
+    import os
+
+    queue.put(("batch", 0, [key], ["first"]))
+    queue.close()
+    queue.join_thread()  # flushed, then killed before "done"
+    os._exit(9)
+
+
+def _worker_fails(queue) -> None:
+    queue.put(("error", "ValueError: unsupported model type 'llava_onevision'"))
+    raise SystemExit(1)
+
+
+def _worker_ok(key: str, queue) -> None:
+    queue.put(("batch", 0, [key], ["answer"]))
+    queue.put(("done",))
+
+
+def test_a_dead_engine_worker_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    import time
+
+    from benchmark.generation.vllm import run_in_subprocess
+
+    one = job(1, "full", tmp_path / "ckpt", "1" * 64)
+    got: list[tuple[str, str]] = []
+
+    def sink(_job, items, texts) -> None:
+        got.extend((i.key, t) for i, t in zip(items, texts, strict=True))
+
+    started = time.monotonic()
+    with pytest.raises(BenchmarkError, match=r"worker for /ckpts/step-1 exited with code 3"):
+        run_in_subprocess(_worker_dies, (3,), [one], sink, "/ckpts/step-1")
+    with pytest.raises(BenchmarkError, match="exited with code 9"):
+        run_in_subprocess(_worker_half_then_dies, ("k1",), [one], sink, "/ckpts/step-1")
+    assert got == [("k1", "first")]  # what it finished before dying reached the cache
+    with pytest.raises(BenchmarkError, match="failed: ValueError: unsupported model type"):
+        run_in_subprocess(_worker_fails, (), [one], sink, "/ckpts/step-1")
+    run_in_subprocess(_worker_ok, ("k1",), [one], sink, "/ckpts/step-1")
+    assert got[-1] == ("k1", "answer")
+    assert time.monotonic() - started < 60  # four spawned interpreters; seconds each
+
+
+def test_limit_mm_per_prompt_follows_the_items(tmp_path: Path) -> None:
+    from benchmark.generation.vllm import max_images
+
+    two = PromptItem("k", "u", "q", (tmp_path / "a.png", tmp_path / "b.png"))
+    jobs = [job(1, "lora", tmp_path, "1" * 64)]
+    assert max_images(jobs) == 0
+    jobs[0].items.append(two)
+    assert max_images(jobs) == 2
+
+
+def test_lora_on_an_architecture_vllm_cannot_adapt_is_planned_elsewhere(tmp_path: Path) -> None:
+    base = tmp_path / "onevision"
+    base.mkdir()
+    (base / "config.json").write_text(
+        json.dumps({"architectures": ["LlavaOnevisionForConditionalGeneration"]})
+    )
+    lora = ModelSpec(1, "lora", adapter(tmp_path, "a"), base, "1" * 64)
+    models = {0: ModelSpec(0, "base", base, base, "0" * 64), 1: lora}
+    with pytest.raises(BenchmarkError, match="no LoRA support for LlavaOnevision"):
+        assign_backends(models, "vllm")  # before any engine starts, not an aborted run
+    assert assign_backends(models, "vllm", allow_mixed=True) == {0: "vllm", 1: "hf"}

@@ -185,11 +185,12 @@ class BaseLayout:
 
     def canonical(self, name: str) -> str:
         """A saved name as transformers renames it when loading (old layouts → current)."""
-        if not self.renamings:
-            return name
-        from transformers.core_model_loading import apply_renamings
-
-        return apply_renamings(name, list(self.renamings))
+        for renaming in self.renamings:  # in turn, as transformers applies them
+            try:
+                name, _ = renaming.rename_source_key(name)
+            except (AttributeError, TypeError, ValueError):  # an API this version lacks
+                continue
+        return name
 
 
 @lru_cache(maxsize=8)

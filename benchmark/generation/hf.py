@@ -345,7 +345,10 @@ class HFBackend(Backend):
                 pad_token_id=tokenizer.pad_token_id,
             )
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
-        texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        # no clean-up of spaces before punctuation: vLLM's detokenizer does none either
+        texts = tokenizer.batch_decode(
+            new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
         return [text.strip() for text in texts]
 
     def run(self, jobs: Sequence[GenerationJob], sink: Sink) -> None:

@@ -26,9 +26,9 @@ def test_backend_overhead_and_cached_rerun(tmp_path: Path, monkeypatch) -> None:
     from benchmark.evaluation.run import evaluate_entry
     from benchmark.generation.base import GenerationJob, ModelSpec, PromptItem, conversation
     from benchmark.generation.hf import HFBackend
+    from benchmark.paths import suite_data_dir
     from benchmark.suites.prepare import records_path
     from benchmark.suites.records import read_records
-    from benchmark.suites.registry import suite_data_dir
 
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
     monkeypatch.setenv(TASKS_ENV, str(tmp_path / "tasks"))

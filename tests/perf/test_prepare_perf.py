@@ -80,7 +80,8 @@ def build_mirror(root: Path) -> int:
 CHILD = textwrap.dedent("""
     import json, resource, sys, time
     from pathlib import Path
-    from benchmark.suites import load_suite, prepare_suite
+    from benchmark.suites.prepare import prepare_suite
+    from benchmark.suites.registry import load_suite
     start = time.perf_counter()
     manifest = prepare_suite(load_suite("mllm-cl-domain"), from_dir=Path(sys.argv[1]))
     seconds = time.perf_counter() - start
