@@ -210,6 +210,249 @@ def _bump(value: float) -> float:
     return value + 0.01
 
 
+# --------------------------------------------------------------------------- round 2 (issue 20)
+
+
+def _provenance(**change: Any) -> Callable[[Path], None]:
+    return results(lambda r: r["provenance"].update(change))
+
+
+def _hf_provenance(r: dict[str, Any], content: str = "2" * 64) -> None:
+    """What a run of the hf backend records: one hashed checkpoint per step."""
+    r["provenance"].update(
+        backend="hf",
+        chat_template_sha256="3" * 64,
+        checkpoints=[
+            {"step": i, "kind": "base" if i == 0 else "lora", "content_sha256": content}
+            for i in range(STEPS)
+        ],
+    )
+
+
+def _self_reported(change: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
+    """A predictions_only entry (results.json says not verified) whose results also ``change``."""
+
+    def edit(r: dict[str, Any]) -> None:
+        r["verified"] = False
+        change(r)
+
+    return chain(yaml_add("predictions_only: true\n"), results(edit))
+
+
+def _first_cell_of_step(r: dict[str, Any], step: int) -> dict[str, Any]:
+    return next(c for c in r["cells"] if c["step"] == step)
+
+
+def _duplicate_prediction_key(entry: Path) -> None:
+    """The reviewer reads the first "prediction", a JSON parser keeps the last."""
+    path = predictions(entry, 1, "colour")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[0])
+    lines[0] = (
+        f'{{"uid": {json.dumps(row["uid"])}, "prediction": "decoy", '
+        f'"prediction": {json.dumps(row["prediction"])}}}'
+    )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _text(value: str) -> str:
+    """A YAML double-quoted scalar spelling every non-ASCII or control character as an escape."""
+    return (
+        '"'
+        + "".join(c if " " <= c <= "~" and c not in '"\\' else f"\\u{ord(c):04x}" for c in value)
+        + '"'
+    )
+
+
+INVISIBLE = "field {}: contains control or invisible characters"
+
+ROUND_2: list[Case] = [
+    # ---- 6: every number is bounded by what the site can show
+    Case(
+        "parameters-beyond-int64",
+        yaml_sub("parameters: 588416", f"parameters: {2**63}"),
+        "submission.yaml",
+        "field base_model.parameters: Input should be less than or equal to",
+    ),
+    Case(
+        "replay-buffer-beyond-int64",
+        yaml_sub(
+            "uses_replay: false\nreplay_buffer: null", f"uses_replay: true\nreplay_buffer: {2**64}"
+        ),
+        "submission.yaml",
+        "field replay_buffer: Input should be less than or equal to",
+    ),
+    # ---- 7: provenance, checked where it can be
+    Case(
+        "limit-claimed",
+        _provenance(limit=5),
+        "results.json",
+        "field provenance.limit: 5, but an entry is evaluated on every item",
+    ),
+    Case(
+        "unknown-backend",
+        _provenance(backend="magic"),
+        "results.json",
+        "field provenance.backend: 'magic' is not a backend",
+    ),
+    Case(
+        "self-reported-claims-hf",
+        _self_reported(_hf_provenance),
+        "results.json",
+        "field provenance.backend: 'hf', but a predictions_only entry is scored by the replay",
+    ),
+    Case(
+        "self-reported-claims-checkpoint-hashes",
+        _self_reported(
+            lambda r: r["provenance"].update(
+                checkpoints=[{"step": 0, "kind": "base", "content_sha256": "a" * 64}]
+            )
+        ),
+        "results.json",
+        "field provenance.checkpoints: the replay backend loads no checkpoint",
+    ),
+    Case(
+        "replay-claims-generated",
+        _provenance(generated=7),
+        "results.json",
+        "field provenance.generated: 7, but the replay backend generates nothing",
+    ),
+    Case(
+        "generated-more-than-items",
+        results(lambda r: (_hf_provenance(r), r["provenance"].update(generated=10**6))),
+        "results.json",
+        "field provenance.generated: 1000000 predictions, but the matrix has only",
+    ),
+    Case(
+        "checkpoint-hash-differs-from-declared",
+        chain(
+            yaml_sub(
+                "path: checkpoints/adapters/step-2",
+                "path: checkpoints/adapters/step-2\n  sha256: '" + "1" * 64 + "'",
+            ),
+            results(_hf_provenance),
+        ),
+        "results.json",
+        "field provenance.checkpoints[2].content_sha256: differs from the sha256 that "
+        "submission.yaml declares for step 2",
+    ),
+    Case(
+        "checkpoint-steps-missing",
+        results(lambda r: (_hf_provenance(r), r["provenance"]["checkpoints"].pop())),
+        "results.json",
+        "field provenance.checkpoints: steps [0, 1, 2, 3], expected one per step 0..4",
+    ),
+    # ---- 8: no control, format or separator characters in any text or name
+    Case(
+        "arabic-letter-mark-in-method",
+        yaml_sub("method: Sequential LoRA", "method: " + _text("Sequential\u061cLoRA")),
+        "submission.yaml",
+        INVISIBLE.format("method"),
+    ),
+    Case(
+        "c1-control-in-method",
+        yaml_sub("method: Sequential LoRA", "method: " + _text("Sequential\x9b31mLoRA")),
+        "submission.yaml",
+        INVISIBLE.format("method"),
+    ),
+    Case(
+        "line-separator-in-notes",
+        yaml_sub("notes: '", "notes: 'x\u2028"),
+        "submission.yaml",
+        INVISIBLE.format("notes"),
+    ),
+    Case(
+        "byte-order-mark-in-extra-data",
+        yaml_sub("extra_data: null", "extra_data: " + _text("\ufeffnone")),
+        "submission.yaml",
+        INVISIBLE.format("extra_data"),
+    ),
+    Case(
+        "carriage-return-in-method",
+        yaml_sub("method: Sequential LoRA", 'method: "Sequential\\rLoRA"'),
+        "submission.yaml",
+        INVISIBLE.format("method"),
+    ),
+    Case(
+        "trailing-newline-in-contact",
+        yaml_add('contact: "me@example.org\\n"\n'),
+        "submission.yaml",
+        "field contact:",
+    ),
+    Case(
+        "trailing-newline-in-paper",
+        yaml_add('paper: "https://arxiv.org/abs/2506.05453\\n"\n'),
+        "submission.yaml",
+        "field paper:",
+    ),
+    Case(
+        "trailing-newline-in-revision",
+        yaml_sub(
+            "id: mllmcl-bench/tiny-llava", f'id: mllmcl-bench/tiny-llava\n  revision: "{SHA}\\n"'
+        ),
+        "submission.yaml",
+        "field base_model.revision:",
+    ),
+    Case(
+        "direction-override-in-results",
+        results(lambda r: r["provenance"]["versions"].update(torch=f"2.13.0{U202E}")),
+        "results.json",
+        INVISIBLE.format("provenance.versions.torch"),
+    ),
+    # ---- 9: what a reviewer reads is what is scored
+    Case(
+        "json-duplicate-key",
+        lambda e: replace_text(
+            e / "results.json", '"verified": true', '"verified": false, "verified": true'
+        ),
+        "results.json",
+        "duplicate key 'verified'",
+    ),
+    Case(
+        "jsonl-duplicate-key",
+        _duplicate_prediction_key,
+        "predictions/step-01/colour.jsonl",
+        "line 1: invalid JSON (duplicate key 'prediction', keep one)",
+    ),
+    Case(
+        "yaml-binary-tag",
+        yaml_sub("method: Sequential LoRA", "method: !!binary U2VxdWVudGlhbCBMb1JB"),
+        "submission.yaml",
+        "line 2: explicit YAML tag '!!binary'",
+    ),
+    Case(
+        "yaml-str-tag",
+        yaml_sub("license: apache-2.0", "license: !!str apache-2.0"),
+        "submission.yaml",
+        "explicit YAML tag '!!str'",
+    ),
+    Case(
+        "folder-name-ending-in-newline",
+        write("docs\n/notes.md", "# notes\n"),
+        "docs\\n",
+        "name must use only letters",
+    ),
+    Case(
+        "suite-version-true",
+        yaml_sub("suite_version: 1", "suite_version: true"),
+        "submission.yaml",
+        "field suite_version: Input should be a valid integer",
+    ),
+    Case(
+        "cell-step-true",
+        results(lambda r: _first_cell_of_step(r, 1).update(step=True)),
+        "results.json",
+        "step: Input should be a valid integer",
+    ),
+    Case(
+        "verified-one",
+        results(lambda r: r.update(verified=1)),
+        "results.json",
+        "field verified: Input should be a valid boolean",
+    ),
+]
+
+
 CASES: list[Case] = [
     # ---- paths: nothing may point out of the entry, nothing may hide
     Case(
@@ -547,7 +790,7 @@ CASES: list[Case] = [
         "matrix-value-out-of-range",
         results(lambda r: r["matrix"][0].__setitem__(0, 150.0)),
         "results.json",
-        "matrix[0]: value 150.0 outside 0..100",
+        "field matrix[0][0]: Input should be less than or equal to 100",
     ),
     Case(
         "results-extra-field",
@@ -763,6 +1006,7 @@ CASES: list[Case] = [
         "replay_buffer: say how many items per task are kept",
     ),
     Case("submission-missing", remove("submission.yaml"), "submission.yaml", "missing"),
+    *ROUND_2,
 ]
 
 

@@ -297,3 +297,86 @@ def test_cli_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_nan_cells_read_as_nan_not_zero(tmp_path: Path) -> None:
     m = read_matrix(write(tmp_path, "m.csv", "1,\n2,3\n4,5\n"))
     assert math.isnan(m[0, 1]) and m[0, 0] == 1.0
+
+
+# --------------------------------------------------------------------------- issue 20
+
+
+def test_csv_rows_follow_their_step_labels(tmp_path: Path) -> None:
+    """Rows labelled 2, 0, 1: read by label (last 50, bwt -10), not in file order (40, +40)."""
+    path = write(tmp_path, "m.csv", "step,t1,t2\n2,50,50\n0,20,30\n1,60,20\n")
+    assert same(read_matrix(path), [[20, 30], [60, 20], [50, 50]])
+    out = json.loads(metrics_report(path, as_json=True))
+    assert out["last"] == pytest.approx(50.0) and out["bwt"] == pytest.approx(-10.0)
+    assert load_matrix_file(path).steps == ["0", "1", "2"]
+    labelled = write(tmp_path, "s.csv", "step 1,70,\nstep 0,20,30\nstep 2,65,50\n")
+    assert same(read_matrix(labelled), [[20, 30], [70, None], [65, 50]])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("step,a,b\n0,1,2\n1,3,4\n1,5,6\n", "row 4: step 1 appears twice (also row 3)"),
+        ("step,a,b\n0,1,2\n1,3,4\n3,5,6\n", "step labels 0, 1, 3 skip a step"),
+    ],
+    ids=["duplicate", "gap"],
+)
+def test_csv_bad_step_labels_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, "m.csv", text)
+    with pytest.raises(ValueError) as info:
+        read_matrix(path)
+    assert str(info.value).startswith(f"{path}: {message}")
+
+
+def test_json_nan_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.json", "[[20, 30], [NaN, 40], [70, 50]]")
+    with pytest.raises(ValueError) as info:
+        read_matrix(path)
+    assert str(info.value).startswith(f"{path}: NaN is not an accuracy")
+    assert "null" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"matrix": [[1, 2]], "matrix": [[3, 4], [5, 6]]}', "duplicate key 'matrix'"),
+        ("[[1, 2], [3, " + "9" * 400 + "]]", "row 2, column 2"),
+        ("[[1, 2], [3, 1e999]]", "row 2, column 2"),
+    ],
+    ids=["deep", "duplicate-key", "huge-integer", "overflow"],
+)
+def test_hostile_json_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    from benchmark.cli import main
+
+    path = write(tmp_path, "m.json", text)
+    assert main(["metrics", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mllmcl-bench: error: {path}: ") and message in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["m.csv", "m.json"])
+def test_not_utf8_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    from benchmark.cli import main
+
+    path = tmp_path / name
+    path.write_bytes(b"\xff\xfe1,2\n")
+    assert main(["metrics", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mllmcl-bench: error: {path}: not UTF-8 text"), err
+
+
+def test_unreadable_csv_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmark.cli import main
+
+    path = write(tmp_path, "m.csv", "1,2\n" + '"' + "x" * 200_000 + '",3\n')
+    assert main(["metrics", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mllmcl-bench: error: {path}: line 2: not CSV (field larger"), err

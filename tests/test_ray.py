@@ -70,7 +70,10 @@ def test_killed_worker_has_its_unit_retried(
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and not killed:
             for log in log_dir.glob("unit-*.txt"):
-                pid, scratch = log.read_text().split()
+                try:  # the unit may be writing it right now (not atomic): look again later
+                    pid, scratch = log.read_text().split()
+                except ValueError:
+                    continue
                 try:
                     with sqlite3.connect(f"file:{scratch}?mode=ro", uri=True) as db:
                         rows = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -332,7 +333,7 @@ def test_bad_results_fail_naming_the_file(tmp_path: Path) -> None:
     data["matrix"][1][0] = 150.0
     (bad / "results.json").write_text(json.dumps(data))
     with pytest.raises(
-        SiteError, match=r"bad/results\.json: field .*matrix\[1\].*outside 0\.\.100"
+        SiteError, match=r"bad/results\.json: field matrix\[1\]\[0\]: .*less than or equal to 100"
     ):
         site_build(subs, out)
     (bad / "results.json").unlink()
@@ -456,3 +457,107 @@ def test_entry_page_shows_remote_code(tmp_path: Path) -> None:
     site_build(submissions, tmp_path / "site")
     html = (tmp_path / "site" / "shapes-v1" / "remote.html").read_text(encoding="utf-8")
     assert "ran the base model's remote code" in html
+
+
+# --------------------------------------------------------------------------- issue 20
+
+
+def _edit_text(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_numbers_beyond_what_the_site_shows_fail_naming_the_file(tmp_path: Path) -> None:
+    """``parameters`` of 2**63 passed validation, then crashed every later build."""
+    subs = tmp_path / "subs"
+    entry = write_entry(subs, "big", parameters=7_000_000_000)
+    _edit_text(entry / "submission.yaml", "parameters: 7000000000", f"parameters: {2**63}")
+    with pytest.raises(SiteError) as info:
+        site_build(subs, tmp_path / "out")
+    message = str(info.value)
+    assert message.startswith(f"{entry / 'submission.yaml'}: field base_model.parameters: ")
+    assert "\n" not in message and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('"wall_seconds": 2525.0', '"wall_seconds": 1e999', "provenance.wall_seconds"),
+        ('"temperature": 0.0', '"temperature": -1e999', "provenance.generation.temperature"),
+        ('"seed": 0', '"seed": 1e999', "bootstrap.seed"),
+    ],
+    ids=["wall-seconds", "generation", "bootstrap"],
+)
+def test_non_finite_results_fail_naming_the_file(
+    tmp_path: Path, old: str, new: str, field: str
+) -> None:
+    subs = tmp_path / "subs"
+    entry = write_entry(subs, "inf")
+    _edit_text(entry / "results.json", old, new)
+    with pytest.raises(SiteError) as info:
+        site_build(subs, tmp_path / "out")
+    assert str(info.value) == f"{entry / 'results.json'}: field {field}: is not a finite number"
+
+
+def test_a_task_name_ending_in_a_newline_is_refused(tmp_path: Path) -> None:
+    """It made a page called ``colour\\n.html``."""
+    subs = tmp_path / "subs"
+    entry = write_entry(subs, "newline")
+    data = json.loads((entry / "results.json").read_text())
+    data["tasks"][0] = "colour\n"
+    (entry / "results.json").write_text(json.dumps(data))
+    with pytest.raises(SiteError, match=r"results\.json: field tasks\[0\]: contains control"):
+        site_build(subs, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["colour\n", "colour\r", "colour\u2028", "col\u202eour", "colour/"]
+)
+def test_page_names_are_safe_slugs(name: str) -> None:
+    page = slug(name)
+    assert re.fullmatch(r"[a-z0-9][a-z0-9._-]*", page), page
+    assert page != "colour"  # a page of its own, not the page of the plain name
+
+
+def test_two_tasks_on_one_page_name_the_files(tmp_path: Path) -> None:
+    subs = tmp_path / "subs"
+    one = write_entry(subs, "one", tasks=("Colour", "shape"))
+    two = write_entry(subs, "two", tasks=(slug("Colour"), "shape"))
+    with pytest.raises(SiteError) as info:
+        site_build(subs, tmp_path / "out")
+    message = str(info.value)
+    assert str(one / "results.json") in message and str(two / "results.json") in message
+    assert "'Colour'" in message and repr(slug("Colour")) in message
+
+
+def _provenance_section(page: Path) -> str:
+    html = page.read_text(encoding="utf-8")
+    start = html.index("<h2>Provenance</h2>")
+    end = html.find("<h2", start + 1)
+    return html[start : end if end > 0 else None]
+
+
+def test_self_reported_provenance_is_shown_as_such(
+    built: tuple[Path, Path, dict[str, Path]],
+) -> None:
+    """A predictions_only entry's backend, hashes and counts are its authors' word."""
+    site, _, _ = built
+    own = _provenance_section(site / "shapes-v1" / "moe-router.html")
+    assert "self-reported" in own
+    assert "content sha256 (self-reported)" in own
+    verified = _provenance_section(site / "shapes-v1" / "seq-lora.html")
+    assert "self-reported" not in verified
+    assert "content sha256 (harness)" in verified
+
+
+@pytest.mark.parametrize("name", ["results.json", "submission.yaml"])
+def test_an_entry_file_that_is_a_folder_fails_naming_it(tmp_path: Path, name: str) -> None:
+    subs = tmp_path / "subs"
+    entry = write_entry(subs, "folder")
+    (entry / name).unlink()
+    (entry / name).mkdir()
+    with pytest.raises(SiteError) as info:
+        site_build(subs, tmp_path / "out")
+    assert str(info.value).startswith(f"{entry / name}: is a folder, not a file")

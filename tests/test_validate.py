@@ -335,6 +335,31 @@ def test_cli_base_exit_status(repo: Path, template: Path) -> None:
     ]
 
 
+def test_base_escapes_what_it_prints(repo: Path, template: Path) -> None:
+    """A folder name with newlines can neither start a workflow command (``::error::``) nor
+    print a fake ``ok`` line in the CI log: every printed line is one of the report's."""
+    copy_entry(template, repo, name="evil\n::error file=README.md::pwned\nok    fake")
+    commit_all(repo, "add an entry with a hostile folder name")
+    text, ok = format_reports(validate(base="main", repo=repo))
+    assert not ok
+    lines = text.splitlines()
+    assert all(line.startswith(("ok    ", "FAIL  ", "      ")) for line in lines), lines
+    assert not any(line.lstrip().startswith("::") for line in lines), lines
+    assert "ok    fake" not in lines
+    assert any("evil\\n::error file=README.md::pwned\\nok    fake" in line for line in lines)
+
+
+def test_reports_print_control_characters_escaped() -> None:
+    report = Report("sub\r\nmissions/\u202eevil", ["a\u2028b: c\x1b[31m\n::warning::x"])
+    text, ok = format_reports([Report("::error::x"), report])
+    assert not ok
+    assert text.splitlines() == [
+        "ok    ::error::x",
+        "FAIL  sub\\r\\nmissions/\\u202eevil",
+        "      a\\u2028b: c\\x1b[31m\\n::warning::x",
+    ]
+
+
 # --------------------------------------------------------------------------- nothing runs
 
 
@@ -483,6 +508,7 @@ CHECKED_MODULES = (
     "benchmark/entry/submission.py",
     "benchmark/entry/results.py",
     "benchmark/entry/predictions.py",
+    "benchmark/entry/strict.py",
     "benchmark/evaluation/rescore.py",
 )
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmark.entry.strict import loads_strict
 from benchmark.entry.submission import PREDICTIONS_DIR, step_dir
 from benchmark.errors import BenchmarkError
 
@@ -35,9 +36,13 @@ def read_predictions(path: Path) -> dict[str, str]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = loads_strict(line)  # a duplicate "prediction" key is an error
             except json.JSONDecodeError as exc:
                 raise PredictionsError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
+            except ValueError as exc:
+                raise PredictionsError(f"{path}: line {number}: invalid JSON ({exc})") from None
+            except RecursionError:
+                raise PredictionsError(f"{path}: line {number}: nested too deeply") from None
             if not isinstance(row, dict) or set(row) != {"uid", "prediction"}:
                 raise PredictionsError(
                     f"{path}: line {number}: expected an object with exactly 'uid' and 'prediction'"

@@ -1,81 +1,149 @@
-"""``results.json``: the typed results of an evaluated entry (written by the harness)."""
+"""``results.json``: the typed results of an evaluated entry (written by the harness).
+
+Read strictly (:mod:`.strict`): no duplicate keys, finite numbers only, plain text in every
+string; every number is bounded by what the leaderboard can show.
+"""
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
 
 from benchmark._files import StrictModel, format_loc
-from benchmark.entry.submission import SubmissionError
+from benchmark.entry.strict import loads_strict, non_finite, plain_text
+from benchmark.entry.submission import (
+    MAX_COUNT,
+    MAX_SECONDS,
+    MAX_STEPS,
+    Count,
+    SubmissionError,
+    Text,
+    Version,
+)
 
 # --------------------------------------------------------------------------- results.json
 
 RESULTS_SCHEMA = "mllmcl-bench/results/1"
+MAX_JSON_INT = 2**53  # exact in a float, and in every JSON reader
+MAX_JSON_DEPTH = 8
+
+# An accuracy in percent, and a difference of two (the metrics, probe drops, intervals).
+Accuracy = Annotated[float, Strict(), Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+Points = Annotated[float, Strict(), Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
+Step = Annotated[int, Strict(), Field(ge=0, le=MAX_STEPS)]
+
+
+def _plain_json(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form JSON (generation settings, bootstrap, checkpoint records) held to the rules
+    of the typed fields: plain text, finite numbers within what a float holds exactly."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        at = f" at {where}" if where else ""
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels{at}")
+        if isinstance(node, str):
+            try:
+                plain_text(node)
+            except ValueError as exc:
+                raise ValueError(f"{exc}{at}") from None
+        elif isinstance(node, bool) or node is None:
+            continue
+        elif isinstance(node, int) and not -MAX_JSON_INT <= node <= MAX_JSON_INT:
+            raise ValueError(f"integer beyond +-2**53{at}")
+        elif isinstance(node, float) and not (math.isfinite(node) and abs(node) <= MAX_JSON_INT):
+            raise ValueError(f"number not finite or beyond +-2**53{at}")
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                stack.append((key, where, depth + 1))
+                stack.append((item, f"{where}.{key}" if where else str(key), depth + 1))
+        elif isinstance(node, list):
+            stack += [(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(node)]
+        elif not isinstance(node, int | float):
+            raise ValueError(f"{type(node).__name__} is not JSON{at}")
+    return value
+
+
+JsonObject = Annotated[dict[Text, Any], AfterValidator(_plain_json)]
 
 
 class MetricResult(StrictModel):
-    value: float | None
-    ci95: tuple[float, float] | None = None
-    reason: str | None = None
+    value: Points | None
+    ci95: tuple[Points, Points] | None = None
+    reason: Text | None = None
 
 
 class CellResult(StrictModel):
-    step: int = Field(ge=0)
-    task: str
-    n: int = Field(ge=0)
-    accuracy: float | None
-    parse_failures: int = Field(ge=0)
-    predictions_sha256: str
+    step: Step
+    task: Text
+    n: Count
+    accuracy: Accuracy | None
+    parse_failures: Count
+    predictions_sha256: Text
 
 
 class ProbeResult(StrictModel):
-    task: str
-    series: list[float | None]
-    drop: float | None
-    max_drop: float | None
+    task: Text
+    series: list[Accuracy | None]
+    drop: Points | None
+    max_drop: Points | None
 
 
 class Provenance(StrictModel):
-    harness: str
-    backend: str
-    trust_remote_code: bool = Field(
+    """How the results were produced, as the run that produced them recorded it.
+
+    Only the replay re-check of the predictions is verified by CI; ``benchmark.validate``
+    checks that these records are consistent with the entry, and the site shows those of a
+    self-reported entry as self-reported."""
+
+    harness: Text
+    backend: Text
+    trust_remote_code: StrictBool = Field(
         False, description="the base model's own code from the hub ran (--trust-remote-code)"
     )
-    step_backends: dict[str, str] | None = Field(
+    step_backends: dict[Text, Text] | None = Field(
         None,
         description="step → backend, only when backends were mixed (--allow-mixed-backends)",
     )
-    versions: dict[str, str]
-    generation: dict[str, Any]
-    chat_template_sha256: str | None
-    checkpoints: list[dict[str, Any]]
-    limit: int | None = None
-    started: str
-    finished: str
-    wall_seconds: float
-    generated: int = Field(0, description="predictions generated in this run (not cached)")
+    versions: dict[Text, Text]
+    generation: JsonObject
+    chat_template_sha256: Text | None
+    checkpoints: list[JsonObject] = Field(max_length=MAX_STEPS + 1)
+    limit: Annotated[int, Strict(), Field(ge=1, le=MAX_COUNT)] | None = None
+    started: Text
+    finished: Text
+    wall_seconds: Annotated[float, Strict(), Field(ge=0.0, le=MAX_SECONDS, allow_inf_nan=False)]
+    generated: Count = Field(0, description="predictions generated in this run (not cached)")
 
 
 class Results(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     schema_: Literal["mllmcl-bench/results/1"] = Field(alias="schema")
-    suite: str
-    suite_version: int
-    order: str
-    task_hashes: dict[str, str]
-    tasks: list[str]
-    probes: list[str]
-    matrix: list[list[float | None]]
+    suite: Text
+    suite_version: Version
+    order: Text
+    task_hashes: dict[Text, Text]
+    tasks: list[Text]
+    probes: list[Text]
+    matrix: list[list[Accuracy | None]]
     cells: list[CellResult]
-    metrics: dict[str, MetricResult]
+    metrics: dict[Text, MetricResult]
     probe_drops: list[ProbeResult] = Field(default_factory=list)
-    metric_definitions: int
-    bootstrap: dict[str, Any]
-    verified: bool
+    metric_definitions: Version
+    bootstrap: JsonObject
+    verified: StrictBool
     provenance: Provenance
 
     @model_validator(mode="after")
@@ -88,9 +156,6 @@ class Results(StrictModel):
         for i, row in enumerate(self.matrix):
             if len(row) != width:
                 raise ValueError(f"matrix[{i}]: {len(row)} columns, expected {width}")
-            for value in row:
-                if value is not None and not (0.0 <= value <= 100.0):
-                    raise ValueError(f"matrix[{i}]: value {value} outside 0..100")
         return self
 
 
@@ -100,18 +165,24 @@ def results_json_schema() -> dict[str, Any]:
     return schema
 
 
-def _no_constant(name: str) -> None:
-    raise json.JSONDecodeError(f"{name} is not a number JSON allows", name, 0)
-
-
 def load_results(path: Path) -> Results:
     """Read and validate a results.json; one-line errors naming the file and field."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_no_constant)
+        data = loads_strict(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SubmissionError(f"{path}: not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SubmissionError(f"{path}: invalid JSON ({exc})") from None
+    except IsADirectoryError:
+        raise SubmissionError(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise SubmissionError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except RecursionError:
+        raise SubmissionError(f"{path}: is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise SubmissionError(f"{path}: not UTF-8 text") from None
+    except ValueError as exc:  # bad JSON, a duplicate key, NaN, an integer too long
+        raise SubmissionError(f"{path}: invalid JSON ({' '.join(str(exc).split())})") from None
+    for where in non_finite(data):
+        raise SubmissionError(f"{path}: field {where}: is not a finite number")
     try:
         return Results.model_validate(data)
     except ValidationError as exc:

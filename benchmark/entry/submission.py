@@ -4,7 +4,11 @@ An entry is a folder ``submissions/<suite>/<entry>/`` holding ``submission.yaml`
 ``predictions/step-XX/<task>.jsonl`` and ``results.json``. This module validates the YAML
 (pydantic; the JSON Schema is exported to ``schemas/submission.schema.json``), resolves
 checkpoint references (a path confined to the entry, or ``hf://org/repo@<sha>[/subdir]``)
-and never executes anything from the entry: YAML is read with the safe loader only.
+and never executes anything from the entry: YAML is read with the safe loader only, and
+strictly (:mod:`.strict`: no tags, aliases, merge or duplicate keys; plain text only).
+
+The field types below bound every number to what the leaderboard can show, and take
+integers and flags only as such (``true`` is not the integer 1, ``1`` is not ``true``).
 """
 
 from __future__ import annotations
@@ -12,27 +16,36 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    Strict,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from benchmark._files import StrictModel, format_loc
+from benchmark.entry.strict import plain_text, yaml_problems
 from benchmark.errors import BenchmarkError
 
 SUBMISSION_FILE = "submission.yaml"
 RESULTS_FILE = "results.json"
 PREDICTIONS_DIR = "predictions"
 ENTRY_ID = r"^[a-z0-9][a-z0-9._-]{0,79}$"
-SHA40 = re.compile(r"^[0-9a-f]{40}$")
+# "\Z", not "$": in Python "$" also matches before a final newline ("abc\n").
+SHA40 = re.compile(r"^[0-9a-f]{40}\Z")
 HF_URI = re.compile(
     r"^hf://(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)"
-    r"@(?P<revision>[0-9a-f]{40})(?:/(?P<subdir>[A-Za-z0-9._/-]+))?$"
+    r"@(?P<revision>[0-9a-f]{40})(?:/(?P<subdir>[A-Za-z0-9._/-]+))?\Z"
 )
-EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$")
-SAFE_TEXT = re.compile(
-    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]*$"
-)
+EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}\Z")
+HTTPS = re.compile(r"^https://[^\s<>\"']+\Z")
 MARKUP = re.compile(r"<\s*[A-Za-z/!?]|javascript:", re.IGNORECASE)
 METHOD_FAMILIES = (
     "lora-sequential",
@@ -44,6 +57,29 @@ METHOD_FAMILIES = (
     "joint",
     "other",
 )
+
+# Bounds of every number in an entry: what the leaderboard can show (and pandas hold).
+MAX_VERSION = 10_000  # suite versions, metric-definition versions
+MAX_STEPS = 999  # steps 0..T
+MAX_COUNT = 10**12  # items, predictions, replay buffers
+MAX_PARAMETERS = 10**15  # a thousand trillion parameters
+MAX_SECONDS = 10**9  # about 30 years
+
+
+def _text(value: str) -> str:
+    return plain_text(value)
+
+
+def _lines(value: str) -> str:
+    return plain_text(value, multiline=True)
+
+
+# Text shown on the leaderboard: one line of plain text (see benchmark.entry.strict).
+Text = Annotated[StrictStr, Field(max_length=500), AfterValidator(_text)]
+# Text that may span lines (line feeds and tabs, nothing else of the hidden categories).
+MultilineText = Annotated[StrictStr, AfterValidator(_lines)]
+Version = Annotated[int, Strict(), Field(ge=1, le=MAX_VERSION)]
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
 
 
 class SubmissionError(BenchmarkError):
@@ -67,38 +103,26 @@ def check_relative_path(value: str, *, what: str) -> str:
     return value
 
 
-def _plain_text(value: str | None) -> str | None:
-    """Free text shown on the leaderboard: no control or invisible direction characters.
-
-    Markup is not refused here (the site escapes everything); the pull-request check
-    (``benchmark.validate``) refuses it, as a second line of defence."""
-    if value is None:
-        return value
-    if not SAFE_TEXT.match(value):
-        raise ValueError("contains control or invisible direction characters")
-    return value
-
-
 class ModelRef(StrictModel):
-    id: str = Field(min_length=1, max_length=200, description="hub id or a display name")
-    revision: str | None = Field(None, description="40-hex commit of the hub repo")
-    path: str | None = Field(
+    """Free text is plain text (:data:`Text`); markup is not refused here (the site escapes
+    everything), the pull-request check (``benchmark.validate``) refuses it as a second line
+    of defence."""
+
+    id: Text = Field(min_length=1, max_length=200, description="hub id or a display name")
+    revision: StrictStr | None = Field(None, description="40-hex commit of the hub repo")
+    path: Text | None = Field(
         None,
         description="where the weights are: a path inside the entry, or hf://org/repo@sha[/dir];"
         " default hf://<id>@<revision>",
     )
-    parameters: int | None = Field(None, ge=1, description="parameter count, for the size column")
-
-    @field_validator("id")
-    @classmethod
-    def _plain_id(cls, value: str) -> str:
-        _plain_text(value)
-        return value
+    parameters: Annotated[int, Strict(), Field(ge=1, le=MAX_PARAMETERS)] | None = Field(
+        None, description="parameter count, for the size column"
+    )
 
     @field_validator("revision")
     @classmethod
     def _sha(cls, value: str | None) -> str | None:
-        if value is not None and not SHA40.match(value):
+        if value is not None and not SHA40.fullmatch(value):
             raise ValueError("must be a full 40-character lowercase hex commit sha")
         return value
 
@@ -110,7 +134,7 @@ class ModelRef(StrictModel):
 
 def check_checkpoint_path(value: str) -> str:
     if value.startswith("hf://"):
-        match = HF_URI.match(value)
+        match = HF_URI.fullmatch(value)
         subdir = (match["subdir"] or "") if match else ""
         if subdir and any(part in ("", ".", "..") for part in subdir.split("/")):
             raise ValueError(f"{value!r}: the folder inside the repo must not contain '..'")
@@ -124,11 +148,13 @@ def check_checkpoint_path(value: str) -> str:
 
 
 class Checkpoint(StrictModel):
-    step: int = Field(ge=1)
-    task: str
+    step: Annotated[int, Strict(), Field(ge=1, le=MAX_STEPS)]
+    task: Text
     kind: Literal["lora", "full"]
-    path: str
-    sha256: str | None = Field(None, description="optional content hash of the folder")
+    path: Text
+    sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="optional content hash of the folder (as results.json records it)"
+    )
 
     @field_validator("path")
     @classmethod
@@ -137,46 +163,50 @@ class Checkpoint(StrictModel):
 
 
 class Submission(StrictModel):
-    name: str = Field(pattern=ENTRY_ID, description="entry id, unique within the suite")
-    method: str = Field(min_length=1, max_length=120)
+    name: StrictStr = Field(pattern=ENTRY_ID, description="entry id, unique within the suite")
+    method: Text = Field(min_length=1, max_length=120)
     method_family: Literal[METHOD_FAMILIES]  # type: ignore[valid-type]
-    suite: str
-    suite_version: int = Field(ge=1)
-    order: str = "default"
+    suite: Text = Field(max_length=100)
+    suite_version: Version
+    order: Text = Field("default", max_length=100)
     base_model: ModelRef
-    checkpoints: list[Checkpoint] = Field(default_factory=list)
-    predictions_only: bool = Field(
+    checkpoints: list[Checkpoint] = Field(default_factory=list, max_length=MAX_STEPS)
+    predictions_only: StrictBool = Field(
         False, description="the harness cannot run this method's inference: self-reported"
     )
-    uses_replay: bool = False
-    replay_buffer: int | None = Field(None, ge=0)
-    task_id_at_inference: bool = False
-    extra_data: str | None = Field(None, max_length=500)
-    paper: str | None = None
-    code: str | None = None
-    contact: str | None = None
-    license: str | None = Field(None, max_length=80)
+    uses_replay: StrictBool = False
+    replay_buffer: Count | None = None
+    task_id_at_inference: StrictBool = False
+    extra_data: Text | None = Field(None, max_length=500)
+    paper: Text | None = None
+    code: Text | None = None
+    contact: Text | None = None
+    license: Text | None = Field(None, max_length=80)
     date: date
-    notes: str | None = Field(None, max_length=2000)
+    notes: MultilineText | None = Field(
+        None, max_length=2000, description="plain text; the one field that may span lines"
+    )
 
     @field_validator("paper", "code")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https://[^\s<>\"']+$", value):
+        if value is not None and not HTTPS.fullmatch(value):
             raise ValueError("must be an https:// URL")
         return value
 
     @field_validator("contact")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not EMAIL.match(value):
+        if value is not None and not EMAIL.fullmatch(value):
             raise ValueError("must be an e-mail address")
         return value
 
-    @field_validator("method", "extra_data", "notes", "license")
+    @field_validator("date", mode="before")
     @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        return _plain_text(value)
+    def _date(cls, value: Any) -> Any:
+        if isinstance(value, str | date):  # YAML reads 2026-11-22 as a date, '2026-11-22' as text
+            return value
+        raise ValueError("must be a date, YYYY-MM-DD")
 
     @model_validator(mode="after")
     def _consistent(self) -> Submission:
@@ -216,17 +246,28 @@ def parse_submission(data: Any, *, where: str) -> Submission:
 def load_submission(entry_dir: Path) -> Submission:
     """Read ``<entry>/submission.yaml`` with the safe loader and validate it."""
     path = Path(entry_dir) / SUBMISSION_FILE
+    if path.is_dir():
+        raise SubmissionError(f"{path}: is a folder, not a file")
     if not path.is_file():
         raise SubmissionError(f"{path}: not found (an entry folder holds submission.yaml)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        problems = yaml_problems(text)
     except UnicodeDecodeError:
         raise SubmissionError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise SubmissionError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except RecursionError:
+        raise SubmissionError(f"{path}: is nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}:" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SubmissionError(f"{path}:{where} invalid YAML ({problem})") from None
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise SubmissionError(f"{path}: {problems[0]}{more}")
     return parse_submission(data, where=str(path))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +84,30 @@ def pending_jobs(
     return jobs, keyed
 
 
+def _refill(
+    jobs: list[GenerationJob],
+    cache: PredictionCache,
+    keyed: dict[str, list[tuple[Cell, str]]],
+) -> list[GenerationJob]:
+    """``jobs`` less the items another run has put in the cache since (their cells filled)."""
+    found = cache.get_many(item.key for job in jobs for item in job.items)
+    for key, prediction in found.items():
+        for owner, uid in keyed[key]:
+            owner.predictions[uid] = prediction
+    left = [replace(job, items=[i for i in job.items if i.key not in found]) for job in jobs]
+    return [job for job in left if job.items]
+
+
 def run_generation(
     plan_: Plan, runner: Backend, cache: PredictionCache | None, *, progress: bool
 ) -> int:
-    """Fill every cell's predictions from the cache and the backend; return # generated."""
+    """Fill every cell's predictions from the cache and the backend; return # generated.
+
+    Runs sharing the cache share the work: a checkpoint's items are generated only under
+    its lock (``PredictionCache.claim``). The checkpoints no other run holds are generated
+    first; then this run waits for each one another run holds and reads what that run
+    generated from the cache (generating only what it left, if it died).
+    """
     jobs, keyed = pending_jobs(plan_, runner.name, cache)
     total = sum(len(job.items) for job in jobs)
     if not total:
@@ -103,7 +123,11 @@ def run_generation(
     )
     bars: dict[tuple[int, str], tqdm] = {}
 
+    generated = 0
+    unfinished: dict[str, int] = {}  # checkpoint held by this run -> items still to generate
+
     def sink(job: GenerationJob, items: Sequence[PromptItem], texts: Sequence[str]) -> None:
+        nonlocal generated
         if len(items) != len(texts):
             raise BenchmarkError(
                 f"backend {runner.name} returned {len(texts)} texts for {len(items)} prompts"
@@ -112,6 +136,11 @@ def run_generation(
             cache.put_many(
                 (item.key, item.uid, text) for item, text in zip(items, texts, strict=True)
             )
+            digest = job.model.content_hash
+            unfinished[digest] = unfinished.get(digest, 0) - len(items)
+            if unfinished[digest] <= 0:  # its items are all cached: let waiting runs read them
+                cache.release(digest)
+        generated += len(items)
         for item, text in zip(items, texts, strict=True):
             for owner, uid in keyed[item.key]:
                 owner.predictions[uid] = text
@@ -134,12 +163,38 @@ def run_generation(
         overall.update(len(items))
 
     try:
-        runner.run(jobs, sink)
+        if cache is None:
+            runner.run(jobs, sink)
+        while cache is not None and jobs:
+            held = [cache.claim(job.model.content_hash) for job in jobs]
+            if not any(held):  # another run is generating every checkpoint left: wait
+                if progress:
+                    tqdm.write(
+                        f"waiting for another run to generate step {jobs[0].step} into "
+                        f"{cache.path}",
+                        file=sys.stderr,
+                    )
+                cache.claim(jobs[0].model.content_hash, wait=True)
+                continue
+            mine = [job for job, h in zip(jobs, held, strict=True) if h]
+            jobs = [job for job, h in zip(jobs, held, strict=True) if not h]
+            todo = _refill(mine, cache, keyed)  # less what a run that held the lock generated
+            overall.update(sum(len(j.items) for j in mine) - sum(len(j.items) for j in todo))
+            unfinished.clear()
+            for job in todo:
+                digest = job.model.content_hash
+                unfinished[digest] = unfinished.get(digest, 0) + len(job.items)
+            try:
+                if todo:
+                    runner.run(todo, sink)
+            finally:
+                for job in mine:
+                    cache.release(job.model.content_hash)
     finally:
         for bar in bars.values():
             bar.close()
         overall.close()
-    return total
+    return generated
 
 
 @dataclass

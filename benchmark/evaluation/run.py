@@ -11,10 +11,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from benchmark._files import write_text_atomic
 from benchmark.entry.predictions import predictions_path, write_predictions
 from benchmark.entry.results import Provenance, Results
 from benchmark.entry.submission import RESULTS_FILE
+from benchmark.errors import BenchmarkError
 from benchmark.evaluation.generate import generate_plan, pending_jobs
 from benchmark.evaluation.grid import DEFAULT_N_BOOT, score_plan
 from benchmark.evaluation.plan import Plan, plan
@@ -49,6 +51,30 @@ def write_results(path: Path, results: Results) -> None:
     """results.json, atomically (the model was validated when it was built)."""
     data = results.model_dump(mode="json", by_alias=True)
     write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+
+def write_outputs(
+    target: Path, rows: Mapping[tuple[int, str], Sequence[tuple[str, str]]], results: Results
+) -> None:
+    """``predictions/step-XX/<task>.jsonl`` for ``rows``, then results.json, under ``target``.
+
+    Each file is staged as ``<name>.partial`` and renamed; a write that fails (a full disk)
+    removes its ``.partial`` file and is one line naming the file.
+    """
+    path = target / RESULTS_FILE
+    try:
+        for (step, task), cell_rows in rows.items():
+            path = predictions_path(target, step, task)
+            write_predictions(path, cell_rows)
+        path = target / RESULTS_FILE
+        write_results(path, results)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            path.with_name(path.name + ".partial").unlink(missing_ok=True)
+        raise BenchmarkError(
+            f"cannot write {path}: {exc.strerror or exc}; free some space (or make the folder "
+            "writable) and run again: the predictions are cached, nothing is generated twice"
+        ) from None
 
 
 def _cuda() -> bool:
@@ -244,10 +270,8 @@ def evaluate_entry(
     )
     target = out_dir or (plan_.entry_dir if complete else None)
     if target is not None:
-        if backend != REPLAY or target != plan_.entry_dir:
-            for (step, task), cell_rows in grid.rows.items():
-                write_predictions(predictions_path(target, step, task), cell_rows)
-        write_results(target / RESULTS_FILE, results)
+        keep_saved = backend == REPLAY and target == plan_.entry_dir
+        write_outputs(target, {} if keep_saved else grid.rows, results)
     return EvaluationOutcome(
         results=results,
         generated=generated,

@@ -69,11 +69,16 @@ class _HashMemo:
         return self.data[key]
 
     def save(self) -> None:
-        if self.dirty:
+        """Best effort: it is only a memo, so a full disk or a read-only home skips it."""
+        if not self.dirty:
+            return
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
             tmp.write_text(json.dumps(self.data))
             os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
 
 def content_hash(folder: Path) -> str:

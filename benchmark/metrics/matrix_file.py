@@ -9,24 +9,30 @@ Accepted files:
     Plain numbers separated by commas, one row per step. Optional, detected: a header row
     of task names (a first row with no number in it), and an index column of step labels
     (when the header's first cell is empty or a label such as ``step``, when the header is
-    one cell shorter than the rows, or when no row starts with a number). Missing cells are
-    empty (also accepted: ``nan``, ``NA``, ``n/a``, ``null``, ``none``, ``-``). Blank lines
-    and lines starting with ``#`` are skipped.
+    one cell shorter than the rows, or when no row starts with a number). When every step
+    label is a step number (``2``, ``step 2``, ``step-2``; ``base`` is 0), rows are put in
+    the order of their labels, and a label given twice or a skipped step is an error;
+    other labels (``after rs``) leave the rows in file order. Missing cells are empty
+    (also accepted: ``nan``, ``NA``, ``n/a``, ``null``, ``none``, ``-``). Blank lines and
+    lines starting with ``#`` are skipped.
 ``.json``
     A list of rows (lists of numbers, ``null`` where missing), or an object with such a
     list under ``"matrix"`` (and optionally ``"tasks"``). A ``results.json`` written by the
-    harness works too: its probe columns are left out.
+    harness works too: its probe columns are left out. ``NaN`` and duplicate keys are
+    refused (write ``null`` where a value is missing).
 
 Errors are ``ValueError`` naming the file and the row and column (for CSV the line of the
-file; for JSON the 1-based position in the matrix).
+file; for JSON the 1-based position in the matrix), on one line.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +55,9 @@ INDEX_LABELS = frozenset(
     {"", "step", "steps", "stage", "row", "index", "idx", "model", "checkpoint", "after"}
 )
 """Header texts (lower-cased) of a first column that holds step labels, not a task."""
+
+STEP_LABEL = re.compile(r"(?:step[\s_-]*)?(\d{1,6})", re.IGNORECASE)
+"""A step label that names a step number: ``2``, ``step 2``, ``step-2``, ``Step_2``."""
 
 
 @dataclass
@@ -80,15 +89,57 @@ def _number(text: str) -> float | None:
         return None
 
 
+def _step_number(label: str) -> int | None:
+    if label.lower() in ("base", "base model"):
+        return 0
+    match = STEP_LABEL.fullmatch(label)
+    return int(match[1]) if match else None
+
+
+def _by_step_label(path: Path, lines: list[tuple[int, list[str]]]) -> list[tuple[int, list[str]]]:
+    """Rows in the order of their step labels when every label is a step number."""
+    numbers = [_step_number(cells[0]) for _, cells in lines]
+    if any(n is None for n in numbers):
+        return lines  # labels such as "after rs": the file's order is the order
+    first_row: dict[int, int] = {}
+    for (line, _), number in zip(lines, numbers, strict=True):
+        assert number is not None
+        if number in first_row:
+            raise ValueError(
+                f"{path}: row {line}: step {number} appears twice (also row {first_row[number]})"
+            )
+        first_row[number] = line
+    steps = sorted(first_row)
+    if steps != list(range(steps[0], steps[0] + len(steps))):
+        raise ValueError(
+            f"{path}: step labels {', '.join(map(str, steps))} skip a step; give every step "
+            "a row (leave its cells empty where values are missing)"
+        )
+    order = sorted(range(len(lines)), key=lambda i: numbers[i] or 0)
+    return [lines[i] for i in order]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
 def _read_csv(path: Path) -> MatrixFile:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        lines: list[tuple[int, list[str]]] = []
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    lines: list[tuple[int, list[str]]] = []
+    try:
         for cells in reader:
             stripped = [c.strip() for c in cells]
             if not stripped or stripped == [""] or stripped[0].startswith("#"):
                 continue
             lines.append((reader.line_num, stripped))
+    except csv.Error as exc:
+        raise ValueError(f"{path}: line {reader.line_num}: not CSV ({exc})") from None
     if not lines:
         raise ValueError(f"{path}: no rows")
 
@@ -122,6 +173,8 @@ def _read_csv(path: Path) -> MatrixFile:
             )
     if not index and width > 1 and all(_number(cells[0]) is None for _, cells in lines):
         index = True
+    if index:
+        lines = _by_step_label(path, lines)
 
     skip = 1 if index else 0
     if width - skip < 1:
@@ -151,21 +204,31 @@ def _read_csv(path: Path) -> MatrixFile:
 
 def _reject_constant(name: str) -> float:
     if name == "NaN":
-        return math.nan
+        raise ValueError("NaN is not an accuracy; write null where a value is missing")
     raise ValueError(f"{name} is not an accuracy")
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}; keep one")
+        out[key] = value
+    return out
+
+
 def _read_json(path: Path) -> MatrixFile:
-    with open(path, encoding="utf-8-sig") as handle:
-        text = handle.read()
+    text = _read_text(path)
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply to be a matrix") from None
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise ValueError(f"{path}: {' '.join(str(exc).split())}") from None
     tasks: list[str] | None = None
     keep: int | None = None
     if isinstance(data, dict):
@@ -200,6 +263,11 @@ def _read_json(path: Path) -> MatrixFile:
             if value is None:
                 values.append(math.nan)
             elif isinstance(value, int | float) and not isinstance(value, bool):
+                if not -1e300 < value < 1e300:  # also 1e999 (inf), and integers no float holds
+                    raise ValueError(
+                        f"{path}: row {r}, column {c}: a number outside [0, 100] (accuracies "
+                        "are percentages)"
+                    )
                 values.append(float(value))
             else:
                 raise ValueError(

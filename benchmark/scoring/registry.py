@@ -12,7 +12,11 @@ Conventions shared by every scorer (applied once, by the registry's wrapper):
   letters and digits, ligatures, non-breaking spaces … become their plain forms); gold
   answers and option texts are NFKC-normalised too but not stripped, since some upstream
   rules depend on their exact spacing (MapQA). Upstream evaluators do not NFKC-normalise;
-  on ASCII text (all of the upstream gold answers we know of) this changes nothing.
+  on ASCII text (all of the upstream gold answers we know of) this changes nothing. In a
+  text that NFKC changes, runs of more than 30 combining marks (characters that decompose
+  to combining marks only) are cut to 30 first, Unicode's stream-safe limit (UAX #15; no
+  real text reaches it): NFKC sorts such a run in quadratic time, so a hostile prediction
+  could stall scoring. Every scorer takes time about linear in the prediction's length.
 - An empty prediction scores 0. Choice and number scorers (``multiple_choice``,
   ``mmt_gui``, ``mathvista``) report it as a parse failure (``parse_ok`` False); text-match
   scorers report ``parse_ok`` True: an empty answer is an answer, and a wrong one.
@@ -107,14 +111,47 @@ _EMPTY_CHOICE = Score(0.0, "", False)
 _EMPTY_RULES: dict[str, Score | None] = {"text": _EMPTY_TEXT, "choice": _EMPTY_CHOICE, "own": None}
 
 
+STREAM_SAFE_RUN = 30
+"""The most combining marks in a row that NFKC is given (UAX #15's stream-safe limit)."""
+
+
+@functools.cache
+def _long_mark_runs() -> re.Pattern[str]:
+    """Runs of more than ``STREAM_SAFE_RUN`` characters that decompose to combining marks
+    only (combining class > 0 after NFKD), for this Python's Unicode version. Built on first
+    use (a scan of every code point, about 0.2 s)."""
+    marks = [
+        cp
+        for cp in range(0x110000)
+        if unicodedata.combining(chr(cp))
+        or (
+            unicodedata.decomposition(chr(cp))
+            and all(map(unicodedata.combining, unicodedata.normalize("NFKD", chr(cp))))
+        )
+    ]
+    spans: list[list[int]] = []
+    for cp in marks:
+        if spans and spans[-1][1] == cp - 1:
+            spans[-1][1] = cp
+        else:
+            spans.append([cp, cp])
+    chars = "".join(f"{chr(a)}-{chr(b)}" if a != b else chr(a) for a, b in spans)
+    return re.compile(f"([{chars}]{{{STREAM_SAFE_RUN}}})[{chars}]+")
+
+
 def _nfkc(text: str) -> str:
-    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+    """NFKC, in linear time: longer runs of combining marks are cut first (see above)."""
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):  # linear; the usual case
+        return text
+    if len(text) > STREAM_SAFE_RUN:
+        text = _long_mark_runs().sub(r"\1", text)
+    return unicodedata.normalize("NFKC", text)
 
 
 def _clean(prediction: str) -> str:
     text = prediction.strip()
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text).strip()
+        text = _nfkc(text).strip()
     return text
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 
-from benchmark.scoring.registry import Score, _result, register
+from benchmark.scoring.registry import Score, _nfkc, _result, register
 
 # --------------------------------------------------------------------------- VQA normaliser
 # The official VQA evaluation (vqaEval.py) normalises answers with these facts:
@@ -96,8 +95,7 @@ _VQA_CACHE_LIMIT = 1 << 18  # entries; the cache is emptied when full (results n
 
 def _vqa_normalize(text: str) -> str:
     key = text
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
+    text = _nfkc(text)
     text = text.replace("\n", " ").replace("\t", " ").strip()
     if _VQA_HAS_PUNCT.search(text) is not None:
         text = _vqa_punctuation(text)

@@ -20,8 +20,9 @@ HTTPS_URL = re.compile(r"^https://[^\s<>\"'`\\]+$")
 
 
 def slug(name: str) -> str:
-    """A file-name-safe form of a suite or task name (task names come from results.json)."""
-    if SAFE_SLUG.match(name):
+    """A file-name-safe form of a suite or task name (task names come from results.json):
+    the name itself when it is one, else its safe characters and a hash of the whole name."""
+    if SAFE_SLUG.fullmatch(name):
         return name
     cleaned = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")[:40] or "x"
     return f"{cleaned}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
@@ -61,7 +62,7 @@ def fmt_seconds(seconds: float) -> str:
 
 def https_url(url: str | None) -> str | None:
     """Only https:// links leave the site (the schema allows no others; checked again here)."""
-    return url if url is not None and HTTPS_URL.match(url) else None
+    return url if url is not None and HTTPS_URL.fullmatch(url) else None
 
 
 def shorten(text: str, limit: int) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark import __version__
+from benchmark.entry.submission import RESULTS_FILE
 from benchmark.metrics.definitions import METRIC_DEFINITIONS_VERSION, definition, metric_table
 from benchmark.site.entries import (
     LEADERBOARD_SCHEMA,
@@ -182,6 +183,21 @@ def joint_references(entries: Sequence[Entry]) -> dict[str, tuple[float, Entry] 
     return {e.name: best.get(_base_key(e)) for e in entries}
 
 
+def _check_page_names(section: Section) -> None:
+    """Every task of a section gets a page of its own."""
+    owner: dict[str, str] = {}
+    for task in section.tasks:
+        page = slug(task)
+        other = owner.setdefault(page, task)
+        if other != task:
+            first = next(e for e in section.entries if other in e.columns)
+            second = next(e for e in section.entries if task in e.columns)
+            raise SiteError(
+                f"{second.path / RESULTS_FILE}: task {task!r} and task {other!r} of "
+                f"{first.path / RESULTS_FILE} would share the page {page}.html; rename one"
+            )
+
+
 def sections(entries: Sequence[Entry], suite_dirs: Sequence[str]) -> list[Section]:
     by_key: dict[tuple[str, int], Section] = {}
     for entry in entries:
@@ -194,9 +210,7 @@ def sections(entries: Sequence[Entry], suite_dirs: Sequence[str]) -> list[Sectio
             higher_is_better=definition(RANK_METRIC).higher_is_better,
         )
         section.joint = joint_references(section.entries)
-        pages = [slug(t) for t in section.tasks]
-        if len(set(pages)) != len(pages):
-            raise SiteError(f"suite {section.suite!r}: two task names map to one page name")
+        _check_page_names(section)
 
         def order(e: Entry, s: Section = section) -> tuple[float, float, str]:
             rank = s.ranks[e.name]

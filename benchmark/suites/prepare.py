@@ -82,8 +82,10 @@ def image_pixels_sha256(path: Path) -> str:
     """sha256 over an image's decoded mode, size and pixel bytes."""
     from PIL import Image, UnidentifiedImageError
 
+    from benchmark.suites.sources.common import untrusted_image
+
     try:
-        with Image.open(path) as image:
+        with untrusted_image(str(path)), Image.open(path) as image:
             image.load()
             header = f"{image.mode} {image.size[0]}x{image.size[1]}\n".encode()
             return hashlib.sha256(header + image.tobytes()).hexdigest()
@@ -135,11 +137,6 @@ def prepare_suite(
     The suite is built in a sibling ``.partial`` directory and swapped in at the end, so
     an interrupted prepare never leaves a half-written suite behind.
     """
-    target = suite_data_dir(suite.id, home)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = target.with_name(f".{suite.id}.partial-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
     source = load_source(suite.source.module)
     raw_dir, raw_files = None, {}
     upstream: list[dict[str, Any]] = []
@@ -152,6 +149,11 @@ def prepare_suite(
 
         raw_dir, raw_files = hub.materialise(suite.source, from_dir=from_dir, home=home)
         upstream = hub.upstream(raw_dir)
+    target = suite_data_dir(suite.id, home)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = target.with_name(f".{suite.id}.partial-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
     request = _request(suite, work, raw_dir)
     counts: dict[str, dict[str, int]] = {}
     record_hashes: dict[str, dict[str, str]] = {}

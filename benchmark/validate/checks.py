@@ -13,7 +13,6 @@ that cannot be carried out on hostile input is itself reported as a problem, nev
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import stat
@@ -26,13 +25,14 @@ from typing import Any
 import yaml
 
 from benchmark.entry.predictions import PredictionsError, read_predictions
-from benchmark.entry.results import load_results
+from benchmark.entry.results import Results, load_results
+from benchmark.entry.strict import hidden_character, loads_strict
 from benchmark.entry.submission import (
     HF_URI,
     MARKUP,
     PREDICTIONS_DIR,
     RESULTS_FILE,
-    SAFE_TEXT,
+    SHA40,
     SUBMISSION_FILE,
     Submission,
     SubmissionError,
@@ -58,6 +58,9 @@ MAX_DEPTH = 4
 TOLERANCE = 1e-9
 # Bootstrap replicates a results.json may ask the re-check to draw (each one costs CI time).
 MAX_BOOT = 10_000
+# The backends that generate predictions; REPLAY re-scores saved ones.
+GENERATING_BACKENDS = ("hf", "vllm")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Parts of results.json that must equal the values recomputed from the predictions.
 RECOMPUTED = (
     "order",
@@ -104,7 +107,8 @@ class Report:
 
 
 def _show(text: str, limit: int = 120) -> str:
-    """Text from the entry as it may be printed: escaped unless plain ASCII, and cut short."""
+    """Text from the entry as it may be printed: escaped unless plain ASCII, and cut short
+    (:func:`benchmark.entry.strict.shown` is what every printed line gets)."""
     shown = text if text.isascii() and text.isprintable() else ascii(text)[1:-1]
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
@@ -131,13 +135,13 @@ def _parse_problem(text: str, suffix: str) -> str | None:
     """JSON, JSON Lines and YAML files must parse as such (YAML with the safe loader)."""
     try:
         if suffix == ".json":
-            json.loads(text)
+            loads_strict(text)
         elif suffix == ".jsonl":
             # split on "\n" only, as a file is read line by line (not str.splitlines)
             for number, line in enumerate(text.split("\n"), start=1):
                 if line.strip():
                     try:
-                        json.loads(line)
+                        loads_strict(line)
                     except ValueError as exc:
                         return f"line {number}: invalid JSON ({exc})"
         elif suffix in (".yaml", ".yml"):
@@ -188,7 +192,7 @@ def check_files(entry: Path, report: Report) -> None:
             if stat.S_ISLNK(info.st_mode):
                 report.add(_show(rel), "is a symbolic link; entries may not contain links")
                 continue
-            if not SAFE_NAME.match(child.name) or child.name.startswith("."):
+            if not SAFE_NAME.fullmatch(child.name) or child.name.startswith("."):
                 report.add(
                     _show(rel),
                     "name must use only letters, digits, '.', '_' and '-' and not start "
@@ -257,40 +261,6 @@ def _close(a: Any, b: Any, path: str, out: list[str]) -> None:
         out.append(path)
 
 
-def _yaml_tricks(text: str) -> list[str]:
-    """Constructs that make submission.yaml mean something other than it reads: aliases
-    and merge keys (values defined elsewhere), duplicate keys (the last silently wins).
-    Only the parser and composer run here: no Python object is constructed."""
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.AliasEvent):
-            return [
-                f"line {event.start_mark.line + 1}: uses a YAML alias (*{_show(event.anchor)}); "
-                "write the value out in full"
-            ]
-    problems: list[str] = []
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    stack = [root] if root is not None else []
-    while stack:  # a tree (no aliases), walked without recursion
-        node = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key, value in node.value:
-                line = key.start_mark.line + 1
-                if isinstance(key, yaml.ScalarNode):
-                    if key.tag == "tag:yaml.org,2002:merge" or key.value == "<<":
-                        problems.append(f"line {line}: merge key '<<'; write the keys out")
-                    elif key.value in seen:
-                        problems.append(
-                            f"line {line}: duplicate key {_show(key.value)!r} (the last one "
-                            "would silently win); keep one"
-                        )
-                    seen.add(key.value)
-                stack.extend((key, value))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    return problems
-
-
 def _text_fields(value: Any, where: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, str):
         yield where, value
@@ -306,25 +276,17 @@ def _check_submission(entry: Path, report: Report) -> Submission | None:
     """submission.yaml: schema, plain text in every field, names that match the folders."""
     path = entry / SUBMISSION_FILE
     try:
-        submission = load_submission(entry)
-        tricks = _yaml_tricks(path.read_text(encoding="utf-8"))
+        submission = load_submission(entry)  # strict YAML, plain text (benchmark.entry.strict)
     except SubmissionError as exc:
         report.add(SUBMISSION_FILE, _message(exc, path))
         return None
-    except RecursionError:
-        report.add(SUBMISSION_FILE, "is nested too deeply")
-        return None
-    except yaml.YAMLError as exc:  # pragma: no cover - load_submission parsed it already
-        report.add(SUBMISSION_FILE, _yaml_error(exc))
-        return None
-    for problem in tricks:
-        report.add(SUBMISSION_FILE, problem)
     for where, text in _text_fields(submission.model_dump(), ""):
-        if not SAFE_TEXT.match(text):
+        found = hidden_character(text, multiline=where == "notes")
+        if found:  # pragma: no cover - the schema refuses it already; kept as a second line
             report.add(
                 SUBMISSION_FILE,
-                f"field {where}: contains control or invisible characters (such as direction "
-                "overrides); use plain text",
+                f"field {where}: contains control or invisible characters ({found}); "
+                "use plain text",
             )
         elif MARKUP.search(text):
             report.add(
@@ -333,7 +295,7 @@ def _check_submission(entry: Path, report: Report) -> Submission | None:
     references = [("base_model.path", submission.base_model.path)]
     references += [(f"checkpoints[{i}].path", c.path) for i, c in enumerate(submission.checkpoints)]
     for where, reference in references:
-        match = HF_URI.match(reference or "")
+        match = HF_URI.fullmatch(reference or "")
         subdir = match["subdir"] if match else None
         if subdir and any(part in ("", ".", "..") for part in subdir.split("/")):
             report.add(
@@ -396,43 +358,22 @@ def _check_registry(submission: Submission, report: Report) -> tuple[Suite, list
     return suite, suite.columns(submission.order)
 
 
-def _non_finite(value: Any, where: str) -> Iterator[str]:
-    if isinstance(value, float) and not math.isfinite(value):
-        yield where
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _non_finite(item, f"{where}.{key}" if where else str(key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _non_finite(item, f"{where}[{i}]")
-
-
 def _whole(value: Any, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _check_results(
     entry: Path, suite: Suite, columns: list[str], manifest: dict[str, Any], report: Report
-) -> dict[str, Any] | None:
-    """results.json: schema, finite numbers, suite and task hashes; the claimed JSON."""
+) -> tuple[Results, dict[str, Any]] | None:
+    """results.json: schema (strict JSON, finite and bounded numbers, plain text), suite and
+    task hashes; the typed results and the claimed JSON."""
     before = len(report.problems)
     path = entry / RESULTS_FILE
     try:
         results = load_results(path)
-        claimed = json.loads(path.read_text(encoding="utf-8"))
+        claimed = loads_strict(path.read_text(encoding="utf-8"))
     except SubmissionError as exc:
         report.add(RESULTS_FILE, _message(exc, path))
-        return None
-    except RecursionError:
-        report.add(RESULTS_FILE, "is nested too deeply")
-        return None
-    except ValueError as exc:  # e.g. an integer too long to convert
-        report.add(RESULTS_FILE, f"invalid JSON ({_message(exc, path)})")
-        return None
-    bad = list(_non_finite(claimed, ""))
-    for where in bad[:5]:
-        report.add(RESULTS_FILE, f"field {where}: is not a finite number")
-    if bad:
         return None
     boot = claimed["bootstrap"]
     if not _whole(boot.get("replicates"), 1, MAX_BOOT):
@@ -461,7 +402,94 @@ def _check_results(
                 f"task hash of {task!r} does not match the registry's data (evaluated on "
                 "different records; re-evaluate on the current suite data)",
             )
-    return claimed if len(report.problems) == before else None
+    return (results, claimed) if len(report.problems) == before else None
+
+
+def _check_provenance(submission: Submission, results: Results, report: Report) -> None:
+    """What results.json says about the run that produced it, where it can be checked: a
+    complete run, a known backend, what that backend records, and checkpoint hashes that
+    agree with those submission.yaml declares. The rest is the submitter's word (the site
+    says so for a self-reported entry)."""
+    prov = results.provenance
+    T = len(results.tasks)
+    items = sum(cell.n for cell in results.cells)
+
+    def problem(field: str, message: str) -> None:
+        report.add(RESULTS_FILE, f"field provenance.{field}: {message}")
+
+    if prov.limit is not None:
+        problem(
+            "limit",
+            f"{prov.limit}, but an entry is evaluated on every item; evaluate without --limit",
+        )
+    if prov.backend not in (*GENERATING_BACKENDS, REPLAY):
+        backends = ", ".join((*GENERATING_BACKENDS, REPLAY))
+        problem("backend", f"{_show(prov.backend)!r} is not a backend ({backends})")
+        return
+    if prov.generated > items:
+        problem("generated", f"{prov.generated} predictions, but the matrix has only {items} items")
+    if submission.predictions_only and prov.backend != REPLAY:
+        problem(
+            "backend",
+            f"{prov.backend!r}, but a predictions_only entry is scored by the replay backend "
+            "(the harness cannot run its inference); evaluate with --backend replay",
+        )
+    if prov.backend == REPLAY or submission.predictions_only:
+        # the replay backend re-scores saved predictions: it loads and generates nothing
+        if prov.generated:
+            problem(
+                "generated",
+                f"{prov.generated}, but the replay backend generates nothing (it re-scores "
+                "the saved predictions)",
+            )
+        if prov.checkpoints:
+            problem("checkpoints", "the replay backend loads no checkpoint, so it hashes none")
+        for field in ("chat_template_sha256", "step_backends"):
+            if getattr(prov, field) is not None:
+                problem(field, "the replay backend loads no model, so it records none")
+        if prov.trust_remote_code:
+            problem("trust_remote_code", "the replay backend runs no model code")
+        return
+    if prov.chat_template_sha256 is not None and not SHA256.fullmatch(prov.chat_template_sha256):
+        problem("chat_template_sha256", "must be a 64-character lowercase hex sha256")
+    steps = [record.get("step") for record in prov.checkpoints]
+    if steps != list(range(T + 1)) or any(isinstance(step, bool) for step in steps):
+        problem("checkpoints", f"steps {_show(str(steps))}, expected one per step 0..{T}")
+        return
+    declared = {c.step: c for c in submission.checkpoints}
+    for step, record in enumerate(prov.checkpoints):
+        where = f"checkpoints[{step}]"
+        kind = "base" if step == 0 else declared[step].kind if step in declared else None
+        if kind is not None and record.get("kind") != kind:
+            problem(f"{where}.kind", f"{_show(str(record.get('kind')))!r}, expected {kind!r}")
+        digest = record.get("content_sha256")
+        if not isinstance(digest, str) or not SHA256.fullmatch(digest):
+            problem(f"{where}.content_sha256", "must be a 64-character lowercase hex sha256")
+        elif step in declared and declared[step].sha256 not in (None, digest):
+            problem(
+                f"{where}.content_sha256",
+                f"differs from the sha256 that submission.yaml declares for step {step}",
+            )
+    expected_steps = {str(step) for step in range(T + 1)}
+    if prov.step_backends is not None and (
+        set(prov.step_backends) != expected_steps
+        or not set(prov.step_backends.values()) <= set(GENERATING_BACKENDS)
+    ):
+        problem(
+            "step_backends",
+            f"must name a backend ({', '.join(GENERATING_BACKENDS)}) for every step 0..{T}",
+        )
+    if prov.trust_remote_code:
+        base = submission.base_model
+        pinned = (base.path or "").startswith("hf://") or (
+            base.path is None and base.revision is not None and SHA40.fullmatch(base.revision)
+        )
+        if not pinned:
+            problem(
+                "trust_remote_code",
+                "the base model's own code ran, but submission.yaml does not pin the base to "
+                "a hub commit",
+            )
 
 
 def _check_coverage(
@@ -521,9 +549,11 @@ def check_contents(entry: Path, report: Report) -> None:
     except BenchmarkError as exc:
         report.add(SUBMISSION_FILE, f"field suite: {exc}")
         return
-    claimed = _check_results(entry, suite, columns, manifest, report)
-    if claimed is None:
+    checked = _check_results(entry, suite, columns, manifest, report)
+    if checked is None:
         return
+    results, claimed = checked
+    _check_provenance(submission, results, report)
     _check_coverage(entry, suite, columns, len(claimed["tasks"]) + 1, report)
     if not report.ok:
         return

@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
+from benchmark.entry.strict import shown
 from benchmark.errors import BenchmarkError
 from benchmark.validate.checks import SUBMISSIONS_DIR, Report, _show, validate_entry
 
@@ -107,12 +108,16 @@ def validate(
 
 
 def format_reports(reports: Sequence[Report]) -> tuple[str, bool]:
+    """The report as printed: one line per entry and per problem, each starting with
+    ``ok``, ``FAIL`` or spaces. Entry paths and messages come from the pull request, so what
+    is not printable (a newline in a folder name) is escaped: nothing can start a line of
+    its own, such as a CI workflow command (``::error::``) or a fake ``ok``."""
     lines, ok = [], True
     for report in reports:
         if report.ok:
-            lines.append(f"ok    {report.target}")
+            lines.append(f"ok    {shown(report.target)}")
         else:
             ok = False
-            lines.append(f"FAIL  {report.target}")
-            lines.extend(f"      {problem}" for problem in report.problems)
+            lines.append(f"FAIL  {shown(report.target)}")
+            lines.extend(f"      {shown(problem)}" for problem in report.problems)
     return "\n".join(lines), ok

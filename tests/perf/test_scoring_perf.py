@@ -5,6 +5,10 @@ The predictions are built deterministically (index arithmetic, no randomness) as
 typical short answers, variants (casing, punctuation, articles, number words, "the answer
 is"), and unique strings that defeat the normalisers' caches; the caches are emptied before
 each timed pass, so the figures include their warm-up. Only sanity is asserted.
+
+Then every registered scorer on 100,000-character hostile predictions (runs of spaces,
+punctuation, digits, brackets, newlines, combining marks …), each call against a generous
+bound: scoring must take time about linear in the prediction's length.
 """
 
 from __future__ import annotations
@@ -171,3 +175,99 @@ def test_scoring_throughput(name: str) -> None:
     wall, cpu, again = timed(name, items)
     report(name, wall, cpu, again, "warm caches")
     assert again == results
+
+
+# --------------------------------------------------------------------------- hostile predictions
+# Every registered scorer on 100,000-character adversarial predictions: each must take time
+# about linear in the length (set_f1 once took 34 s on 40,000 spaces; NFKC sorts a run of
+# combining marks in quadratic time). The bound is generous: a linear scorer takes a few
+# tens of milliseconds here, a quadratic one minutes.
+
+HOSTILE_N = 100_000
+HOSTILE_BOUND_S = 5.0
+
+
+def _repeat(unit: str, n: int) -> str:
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+def hostile_predictions(n: int) -> dict[str, str]:
+    marks = "\u0301\u0316"  # combining classes 230 then 220: the reverse of canonical order
+    return {
+        "spaces": "a" + " " * (n - 2) + "b",
+        "tabs": "a" + "\t" * (n - 2) + "b",
+        "newlines": "\n" * (n // 2) + "x" + "\n" * (n // 2),
+        "spaces and newlines": _repeat(" \n", n),
+        "punctuation": _repeat("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", n),
+        "periods": "." * n,
+        "commas": "," * n,
+        "commas and spaces": _repeat(", ", n),
+        "digits": "1" * n,
+        "digits then a letter": "1" * (n - 1) + "x",
+        "thousands": _repeat("1,000", n),
+        "decimal": "1." + "2" * (n - 3) + "x",
+        "exponent": "1e" + "1" * (n - 2),
+        "percent": "1" * (n - 1) + "%",
+        "open brackets": "[" * n,
+        "bracket then spaces": "[" + " " * (n - 2) + "x",
+        "bracket then digits": "[" + "1" * (n - 2) + "x",
+        "open boxes": _repeat("[1, 2, 3, ", n),
+        "boxes": _repeat("[1, 2, 3, 4] ", n),
+        "bracketed letters": _repeat("(A) ", n),
+        "letter list": "answer: " + _repeat("A, ", n - 8),
+        "answer then spaces": "answer is" + " " * (n - 10) + "x",
+        "answers": _repeat("answer is ", n),
+        "option then spaces": "option" + " " * (n - 7) + "1",
+        "line markers": _repeat("\nA. ", n),
+        "and": _repeat(" and  ", n),
+        "one word": "a" * n,
+        "articles": _repeat("the cat ", n),
+        "unicode": _repeat("é中\u00a0😀", n),
+        "full-width": _repeat("１，２", n),
+        "expanding ligature": "\ufdfa" * n,
+        "marks descending": "a" + marks[0] * (n // 2) + marks[1] * (n // 2 - 1),
+        "marks alternating": "a" + _repeat(marks, n - 1),
+        "tibetan vowels": _repeat("\u0f73\u0f75", n),
+        "zalgo": _repeat("a" + marks * 20 + " ", n),
+    }
+
+
+HOSTILE_GOLDS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...] | None]]] = {
+    "multiple_choice": [(("B",), ("cat", "dog", "bird")), (("a",), None)],
+    "mmt_gui": [(("B",), ("cat", "dog", "bird"))],
+    "mathvista": [(("12",), None), (("3.5",), None), (("dog",), ("cat", "dog")), (("x",), None)],
+    "detection_f1": [(("[1, 2, 3, 4]",), None), (("[1, 2, 3, 4] [5, 6, 7, 8]",), None)],
+    "anls": [(("invoice 12",), None)],
+}
+DEFAULT_GOLDS = [(("red, blue and 2 cats",), None)]
+
+
+def test_every_scorer_is_linear_on_hostile_predictions() -> None:
+    predictions = hostile_predictions(HOSTILE_N)
+    assert all(len(p) >= HOSTILE_N - 1 for p in predictions.values())
+    started = time.perf_counter()
+    score("exact_match", "x" + "\u0301\u0316" * 20, ["x"])  # NFKC's first use, untimed below
+    print(
+        f"\nfirst NFKC (builds the table of combining marks): {time.perf_counter() - started:.2f} s"
+    )
+    print(f"{len(predictions)} hostile predictions of {HOSTILE_N:,} characters:")
+    slow: list[str] = []
+    for name in scoring.scorer_names():
+        times: dict[str, float] = {}
+        for kind, prediction in predictions.items():
+            for golds, choices in HOSTILE_GOLDS.get(name, DEFAULT_GOLDS):
+                clear_caches()
+                start = time.perf_counter()
+                result = score(name, prediction, golds, choices)
+                elapsed = time.perf_counter() - start
+                times[kind] = max(times.get(kind, 0.0), elapsed)
+                assert 0.0 <= result.value <= 1.0
+                if elapsed > HOSTILE_BOUND_S:
+                    slow.append(f"{name} on {kind}: {elapsed:.1f} s")
+        worst = max(times, key=times.__getitem__)
+        print(
+            f"{name:<24} worst {times[worst] * 1000:6.0f} ms ({worst}); spaces "
+            f"{times['spaces'] * 1000:4.0f} ms, marks {times['marks descending'] * 1000:4.0f} ms, "
+            f"median {sorted(times.values())[len(times) // 2] * 1000:4.0f} ms"
+        )
+    assert not slow, f"over {HOSTILE_BOUND_S} s: " + "; ".join(slow)

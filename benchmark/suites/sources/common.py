@@ -8,6 +8,7 @@ what was found.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -16,10 +17,12 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,6 +35,36 @@ _CHUNK = 1 << 20
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 ROW_FORMATS = (".json", ".jsonl", ".parquet", ".tsv", ".csv")
+
+
+# --------------------------------------------------------------------------- regular files
+
+_KINDS = (
+    (stat.S_ISDIR, "folder"),
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISSOCK, "socket"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words (for messages)."""
+    return next((name for test, name in _KINDS if test(mode)), "special file")
+
+
+def open_regular(path: Path, where: str) -> IO[bytes]:
+    """A raw file opened for reading, refused unless it is a regular file: a FIFO would block
+    forever and a device never end. Opened without blocking, then checked with ``fstat``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise SourceError(f"{where}: cannot open ({exc.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise SourceError(f"{where}: is a {file_kind(mode)}, not a regular file")
+    return open(fd, "rb")
 
 
 # --------------------------------------------------------------------------- rows
@@ -72,6 +105,11 @@ class _JsonStream:
         while True:
             try:
                 obj, end = _DECODER.raw_decode(self.buf, self.pos)
+            except RecursionError:
+                raise SourceError(
+                    f"{self.where}: invalid JSON at character {self.offset + self.pos}: nested "
+                    "deeper than Python can decode"
+                ) from None
             except json.JSONDecodeError as exc:
                 # an error at the end of the buffer may only mean the value goes on
                 maybe_cut = exc.pos >= len(self.buf) - 8 or exc.msg.startswith("Unterminated")
@@ -135,7 +173,7 @@ def _object_items(stream: _JsonStream) -> Iterator[Any]:
 def iter_json(path: Path, where: str) -> Iterator[Any]:
     """The records of a JSON array, JSON-lines file, or object of records keyed by id."""
     try:
-        with open(path, encoding="utf-8-sig") as handle:
+        with io.TextIOWrapper(open_regular(path, where), encoding="utf-8-sig") as handle:
             stream = _JsonStream(handle, where)
             first = stream.peek()
             if first == "[":
@@ -150,11 +188,12 @@ def iter_json(path: Path, where: str) -> Iterator[Any]:
 
 def _iter_parquet(path: Path, where: str, columns: Sequence[str] | None) -> Iterator[dict]:
     try:
-        pf = pq.ParquetFile(path)
-        names = pf.schema_arrow.names
-        keep = [c for c in columns if c in names] if columns is not None else None
-        for batch in pf.iter_batches(batch_size=256, columns=keep):
-            yield from batch.to_pylist()
+        with open_regular(path, where) as handle:
+            pf = pq.ParquetFile(handle)
+            names = pf.schema_arrow.names
+            keep = [c for c in columns if c in names] if columns is not None else None
+            for batch in pf.iter_batches(batch_size=256, columns=keep):
+                yield from batch.to_pylist()
     except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"{where}: not a readable Parquet file ({exc})") from None
 
@@ -162,7 +201,9 @@ def _iter_parquet(path: Path, where: str, columns: Sequence[str] | None) -> Iter
 def _iter_delimited(path: Path, where: str, delimiter: str) -> Iterator[dict]:
     csv.field_size_limit(sys.maxsize)  # VLMEvalKit-style TSVs carry base64 images
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
+        with io.TextIOWrapper(
+            open_regular(path, where), encoding="utf-8-sig", newline=""
+        ) as handle:
             reader = csv.DictReader(handle, delimiter=delimiter)
             if not reader.fieldnames:
                 raise SourceError(f"{where}: empty file; expected a header row")
@@ -383,10 +424,22 @@ def safe_relpath(value: Any, where: str, index: int) -> str:
 # --------------------------------------------------------------------------- images
 
 
+@contextlib.contextmanager
+def untrusted_image(name: str) -> Iterator[None]:
+    """Decoding an untrusted image: a decompression bomb (more pixels than Pillow's
+    ``MAX_IMAGE_PIXELS``; Pillow only warns up to twice that) is one SourceError naming it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise SourceError(f"{name}: image too large to decode safely ({exc})") from None
+
+
 def _check_image(source: Any, name: str) -> str:
     """Open and verify an image (header and structure); its format, lowercase."""
     try:
-        with Image.open(source) as image:
+        with untrusted_image(name), Image.open(source) as image:
             image.verify()
             return (image.format or "png").lower()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -443,7 +496,8 @@ class Images:
         if not dst.exists():
             src = self.raw_dir / rel
             if self.verify:
-                _check_image(src, rel)
+                with open_regular(src, rel) as handle:
+                    _check_image(handle, rel)
             dst.parent.mkdir(parents=True, exist_ok=True)
             _link_or_copy(src, dst)
         return out

@@ -22,35 +22,48 @@ files, with every archive (``.tar``, ``.tar.gz``/``.tgz``, ``.zip``) extracted s
 folder that holds the archive, as ``tar -xf`` run there would. Extra repos appear under
 their ``subdir``. The manifest's raw files are the downloaded files (archives, not their
 members) keyed by their path in the view.
+
+Upstream files are untrusted. A symbolic link is followed only where it resolves inside the
+mirror (for a download: inside the repo's cache folder); every file read must be a regular
+file. An archive yields only files, folders and hard links to its own files, written without
+following any link, within ``ExtractLimits`` (size, ratio, member count).
 """
 
 from __future__ import annotations
 
+import bz2
+import contextlib
 import filecmp
+import gzip
 import hashlib
 import json
+import lzma
+import math
 import os
+import posixpath
 import shutil
 import stat
 import sys
 import tarfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from tqdm import tqdm
 
 from benchmark._files import sha256_file
 from benchmark.errors import SourceError, SuiteError
 from benchmark.paths import data_home
+from benchmark.suites.sources.common import file_kind
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
 UPSTREAM_FILE = ".upstream.json"
 _HEX = frozenset("0123456789abcdef")
-_HAS_DATA_FILTER = hasattr(tarfile, "data_filter")
+_CHUNK = 1 << 20
 
 
 class UnpinnedRevisionWarning(UserWarning):
@@ -69,11 +82,12 @@ class RepoSpec:
 
 @dataclass(frozen=True)
 class Fetched:
-    """A repo's files on this machine: ``root / path`` for each relative ``path``."""
+    """A repo's files on this machine: ``root / path`` for each relative ``path``, which
+    maps to the file's real path (links resolved; see ``_walk``)."""
 
     spec: RepoSpec
     root: Path
-    files: tuple[str, ...]
+    files: dict[str, Path]
     origin: str  # "hub" or "mirror"
     resolved_revision: str | None
 
@@ -124,24 +138,89 @@ def repo_specs(source: Any) -> list[RepoSpec]:
 # --------------------------------------------------------------------------- fetching
 
 
-def _walk(root: Path, patterns: tuple[str, ...], skip: Iterable[str] = ()) -> tuple[str, ...]:
-    """Relative posix paths of the files under root that match the allow patterns."""
+def _rule(where: str) -> str:
+    return (
+        f"a {where} may hold only regular files, folders and symbolic links to them inside the "
+        f"{where}"
+    )
+
+
+def _follow(path: Path, shown: Path, inside: Path, where: str) -> tuple[Path, os.stat_result]:
+    """Where a symbolic link leads, and what is there; SourceError unless it is inside.
+
+    ``realpath(strict=True)`` fails where a chain of links outgrows PATH_MAX (instead of
+    stopping, as ``strict=False`` does), and the kernel must reach the very same file.
+    """
+    try:
+        real = Path(os.path.realpath(path, strict=True))
+        info = os.lstat(real)
+        same = os.path.samestat(info, os.stat(path))
+    except OSError as exc:
+        raise SourceError(
+            f"{shown}: a symbolic link that cannot be followed ({exc.strerror}); {_rule(where)}"
+        ) from None
+    if not same or not real.is_relative_to(inside):
+        raise SourceError(
+            f"{shown}: a symbolic link to {real}, outside the {where} ({inside}); {_rule(where)}"
+        )
+    return real, info
+
+
+def _walk(
+    root: Path,
+    patterns: tuple[str, ...],
+    skip: Iterable[str] = (),
+    *,
+    inside: Path,
+    where: str,
+) -> dict[str, Path]:
+    """The files under ``root`` matching the allow patterns: relative posix path → real path.
+
+    Upstream files are untrusted: a symbolic link is followed only where it resolves inside
+    ``inside`` (the mirror; for a download, the repo's cache folder, where snapshot files link
+    into ``blobs/``), so no folder is entered through a link leading out; and each file read
+    must be a regular file (a FIFO blocks, a device never ends). ``where`` names ``inside``
+    in messages. Hidden files and folders are skipped; a folder reached twice is walked once.
+    """
     from huggingface_hub.utils import filter_repo_objects
 
-    skipped = {PurePosixPath(s) for s in skip}
-    found: list[str] = []
-    seen: set[str] = set()
-    for folder, dirs, files in os.walk(root, followlinks=True):  # HF snapshots are symlinks
-        real = os.path.realpath(folder)
-        if real in seen:  # a symlink loop
-            dirs[:] = []
+    skipped = {PurePosixPath(s).as_posix() for s in skip}
+    entries: dict[str, os.DirEntry[str]] = {}
+    folders = [("", _follow(root, root, inside, where)[0])]
+    seen: set[Path] = set()
+    while folders:
+        rel, real = folders.pop()
+        if real in seen:
             continue
         seen.add(real)
-        rel_folder = PurePosixPath(Path(folder).relative_to(root).as_posix())
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and rel_folder / d not in skipped)
-        found += [(rel_folder / f).as_posix() for f in sorted(files) if not f.startswith(".")]
-    found = [p.removeprefix("./") for p in found]
-    return tuple(sorted(filter_repo_objects(found, allow_patterns=list(patterns) or None)))
+        with os.scandir(real) as scan:
+            for entry in scan:
+                child = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.name.startswith(".") or child in skipped:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append((child, Path(entry.path)))
+                elif entry.is_symlink() and entry.is_dir():  # a linked folder: inside only
+                    target, _ = _follow(Path(entry.path), root / child, inside, where)
+                    folders.append((child, target))
+                else:
+                    entries[child] = entry
+    found: dict[str, Path] = {}
+    for rel in sorted(filter_repo_objects(list(entries), allow_patterns=list(patterns) or None)):
+        entry = entries[rel]
+        if entry.is_file(follow_symlinks=False):
+            found[rel] = Path(entry.path)
+            continue
+        if entry.is_symlink():
+            real, info = _follow(Path(entry.path), root / rel, inside, where)
+        else:
+            real, info = Path(entry.path), entry.stat(follow_symlinks=False)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(
+                f"{root / rel}: is a {file_kind(info.st_mode)}, not a regular file; {_rule(where)}"
+            )
+        found[rel] = real
+    return found
 
 
 def _from_mirror(spec: RepoSpec, from_dir: Path, skip: Iterable[str]) -> Fetched:
@@ -152,7 +231,8 @@ def _from_mirror(spec: RepoSpec, from_dir: Path, skip: Iterable[str]) -> Fetched
             f"{root}: mirror folder not found; expected the files of {what} there "
             f"(extra repos live in DIR/<subdir> of the mirror)"
         )
-    files = _walk(root, spec.allow_patterns, skip)
+    inside = Path(os.path.realpath(from_dir, strict=True))
+    files = _walk(root, spec.allow_patterns, skip, inside=inside, where="mirror")
     if not files:
         raise SourceError(
             f"{root}: no file matches allow_patterns {list(spec.allow_patterns)} of {what}"
@@ -190,7 +270,9 @@ def _from_hub(spec: RepoSpec) -> Fetched:
             f"warning: {spec.repo_id} is not pinned; it resolved to revision {resolved}",
             file=sys.stderr,
         )
-    files = _walk(root, spec.allow_patterns)
+    repo = root.parents[1] if root.parent.name == "snapshots" else root  # blobs/ is there
+    inside = Path(os.path.realpath(repo, strict=True))
+    files = _walk(root, spec.allow_patterns, inside=inside, where="download")
     if not files:
         raise SourceError(
             f"{root}: the download of {spec.repo_id} holds no file matching allow_patterns "
@@ -258,9 +340,7 @@ class _HashMemo:
 
 def _hash_all(fetched: list[Fetched], memo: _HashMemo) -> dict[str, str]:
     paths = [(f, rel) for f in fetched for rel in f.files]
-    todo = sum(
-        (f.root / rel).stat().st_size for f, rel in paths if memo.known(f.root / rel) is None
-    )
+    todo = sum(f.files[rel].stat().st_size for f, rel in paths if memo.known(f.files[rel]) is None)
     with tqdm(
         total=todo,
         desc="sha256 raw files",
@@ -272,7 +352,7 @@ def _hash_all(fetched: list[Fetched], memo: _HashMemo) -> dict[str, str]:
     ) as bar:
         hashes = {
             _view_path(f, rel): memo.sha256(
-                f.root / rel, bar if memo.known(f.root / rel) is None else None
+                f.files[rel], bar if memo.known(f.files[rel]) is None else None
             )
             for f, rel in paths
         }
@@ -291,94 +371,338 @@ def is_archive(name: str) -> bool:
     return name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
-def _member_target(dest: Path, name: str, archive: Path) -> Path:
-    """Where an archive member goes; SourceError when it would land outside ``dest``."""
-    pure = PurePosixPath(name.replace("\\", "/"))
-    bad = pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0])
-    target = (dest / pure).resolve() if not bad else None
-    if target is None or not target.is_relative_to(dest.resolve()):
-        raise SourceError(
-            f"{archive}: member {name!r} would be written outside the extraction folder; "
-            "refusing to extract this archive"
+class ExtractionLimitError(SourceError):
+    """An archive expands beyond a limit: an archive bomb, or a limit set too low."""
+
+
+LIMIT_ENV = "MLLMCL_BENCH_EXTRACT_MAX_"  # + BYTES, RATIO, MEMBERS
+RATIO_FLOOR = 100 << 20  # any archive may expand to 100 MiB, whatever its ratio
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """How far one archive may expand. The defaults never refuse a real dataset archive
+    (MLLM-CL's are tens of GB, mostly images that barely compress, and JSON compresses about
+    10×) yet stop a bomb after at most 200× its size. Each is raised with an environment
+    variable, ``MLLMCL_BENCH_EXTRACT_MAX_BYTES``, ``_RATIO`` or ``_MEMBERS``."""
+
+    max_bytes: int = 200 << 30  # uncompressed bytes in all
+    max_ratio: float = 200.0  # uncompressed bytes per archive byte (beyond RATIO_FLOOR)
+    max_members: int = 5_000_000
+
+    @classmethod
+    def from_env(cls) -> ExtractLimits:
+        values: dict[str, Any] = {}
+        for field in ("max_bytes", "max_ratio", "max_members"):
+            name = LIMIT_ENV + field.removeprefix("max_").upper()
+            text = os.environ.get(name)
+            if text is None:
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not (value > 0 and math.isfinite(value)):
+                raise SourceError(f"{name}={text}: expected a positive number")
+            values[field] = value if field == "max_ratio" else int(value)
+        return cls(**values)
+
+
+class _Budget:
+    """What one extraction may still write; ExtractionLimitError as soon as it is spent.
+
+    Bytes are counted as they stream out of the decompressor, so a bomb stops early."""
+
+    def __init__(self, archive: Path, size: int, limits: ExtractLimits, free: int) -> None:
+        by_ratio = max(RATIO_FLOOR, int(limits.max_ratio * size))
+        self.left, self.limit = min(
+            (
+                limits.max_bytes,
+                f"{limits.max_bytes} bytes (the limit; set {LIMIT_ENV}BYTES to raise it)",
+            ),
+            (
+                by_ratio,
+                f"{by_ratio} bytes, {limits.max_ratio:g} times its size (the limit that stops "
+                f"archive bombs; set {LIMIT_ENV}RATIO to raise it)",
+            ),
+            (free, f"the {free} bytes free on the disk of the data home"),
         )
-    return target
+        self.archive, self.limits, self.members = archive, limits, 0
 
-
-def _check_tar_member(member: tarfile.TarInfo, dest: Path, archive: Path) -> None:
-    target = _member_target(dest, member.name, archive)
-    if member.issym() or member.islnk():
-        base = target.parent if member.issym() else dest
-        link = PurePosixPath(member.linkname)
-        inside = not link.is_absolute() and (base / link).resolve().is_relative_to(dest.resolve())
-        if not inside:
-            raise SourceError(
-                f"{archive}: member {member.name!r} links to {member.linkname!r} outside the "
-                "extraction folder; refusing to extract this archive"
+    def spend(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise ExtractionLimitError(
+                f"{self.archive}: expands to more than {self.limit}; refusing to extract it"
             )
-    elif not (member.isfile() or member.isdir()):
-        raise SourceError(
-            f"{archive}: member {member.name!r} is a device, fifo or other special file; "
-            "refusing to extract this archive"
+
+    def member(self, count: int = 1) -> None:
+        self.members += count
+        if self.members > self.limits.max_members:
+            raise ExtractionLimitError(
+                f"{self.archive}: holds more than {self.limits.max_members} members (the limit; "
+                f"set {LIMIT_ENV}MEMBERS to raise it); refusing to extract it"
+            )
+
+
+class _Metered:
+    """A reader that spends from the budget every byte it returns."""
+
+    def __init__(self, reader: IO[bytes], budget: _Budget) -> None:
+        self.reader, self.budget = reader, budget
+
+    def read(self, size: int) -> bytes:
+        data = self.reader.read(size)
+        self.budget.spend(len(data))
+        return data
+
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+_REFUSE = "refusing to extract this archive"
+
+
+class _Writer:
+    """Makes an archive's folders and files under a fresh folder without following any link.
+
+    Folders are opened one by one from the top, relative to their parent, with
+    ``O_NOFOLLOW``; files are created with ``O_EXCL | O_NOFOLLOW``; no symbolic link is ever
+    made. So no lexical check has to be trusted (CVE-2025-4517: a link chain beyond PATH_MAX
+    made ``realpath`` stop resolving while the kernel followed it out).
+    """
+
+    def __init__(self, root: Path, archive: Path) -> None:
+        self.root, self.archive = root, archive
+        self.fd = os.open(root, _DIR)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def parts(self, name: str) -> list[str]:
+        """A member's path as names of folders and file; SourceError if it climbs out."""
+        text = name.replace("\\", "/")
+        parts = [p for p in text.split("/") if p not in ("", ".")]
+        if text.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
+            raise SourceError(
+                f"{self.archive}: member {name!r} would be written outside the extraction "
+                f"folder; {_REFUSE}"
+            )
+        return parts
+
+    def _folder(self, parts: list[str], make: bool = True) -> int:
+        """A descriptor of the folder ``parts`` (made if missing), reached without links."""
+        fd = os.dup(self.fd)
+        try:
+            for part in parts:
+                if make:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                fd, parent = os.open(part, _DIR, dir_fd=fd), fd
+                os.close(parent)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _leaf(self, name: str) -> tuple[list[str], int]:
+        """The parts of a file member and a descriptor of its (made) folder, emptied of any
+        earlier member of the same name (a later member wins, as with tar)."""
+        parts = self.parts(name)
+        if not parts:
+            raise SourceError(f"{self.archive}: member {name!r} has no file name; {_REFUSE}")
+        fd = self._folder(parts[:-1])
+        try:
+            os.unlink(parts[-1], dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        return parts, fd
+
+    def folder(self, name: str) -> None:
+        os.close(self._folder(self.parts(name)))
+
+    def file(self, name: str, source: IO[bytes]) -> None:
+        parts, folder = self._leaf(name)
+        try:
+            fd = os.open(parts[-1], _NEW_FILE, 0o644, dir_fd=folder)
+        finally:
+            os.close(folder)
+        with open(fd, "wb") as out:
+            while chunk := source.read(_CHUNK):
+                out.write(chunk)
+            written = os.fstat(fd)
+        # belt and braces: the file written is the one its name reaches, with no link between
+        if not os.path.samestat(written, os.lstat(self.root.joinpath(*parts))):
+            raise SourceError(f"{self.archive}: member {name!r} went astray; {_REFUSE}")
+
+    def _earlier_file(self, parts: list[str]) -> int | None:
+        """A descriptor of the folder holding ``parts`` if that is a file extracted already."""
+        try:
+            fd = self._folder(parts[:-1], make=False)
+        except OSError:
+            return None
+        with contextlib.suppress(OSError):
+            if parts and stat.S_ISREG(os.lstat(parts[-1], dir_fd=fd).st_mode):
+                return fd
+        os.close(fd)
+        return None
+
+    def hard_link(self, name: str, target: str) -> None:
+        """A hard link to a file extracted before it: the only kind of link allowed."""
+        try:
+            target_parts = self.parts(target)
+        except SourceError:
+            raise SourceError(
+                f"{self.archive}: member {name!r} links to {target!r} outside the extraction "
+                f"folder; {_REFUSE}"
+            ) from None
+        source = self._earlier_file(target_parts)
+        if source is None:
+            raise SourceError(
+                f"{self.archive}: member {name!r} is a hard link to {target!r}, which is not a "
+                f"file extracted before it; {_REFUSE}"
+            )
+        try:
+            parts, folder = self._leaf(name)
+            try:
+                os.link(
+                    target_parts[-1],
+                    parts[-1],
+                    src_dir_fd=source,
+                    dst_dir_fd=folder,
+                    follow_symlinks=False,
+                )
+            finally:
+                os.close(folder)
+        finally:
+            os.close(source)
+
+
+def _symlink_error(archive: Path, name: str, target: str) -> SourceError:
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+    if posixpath.isabs(target) or resolved == ".." or resolved.startswith("../"):
+        return SourceError(
+            f"{archive}: member {name!r} links to {target!r} outside the extraction folder; "
+            f"{_REFUSE}"
         )
+    return SourceError(
+        f"{archive}: member {name!r} is a symbolic link (to {target!r}); an archive may hold "
+        f"only files, folders and hard links to its own files; {_REFUSE}"
+    )
 
 
-def _extract_tar(archive: Path, dest: Path, reader: Any) -> None:
-    with tarfile.open(fileobj=reader, mode="r|*") as tar:
-        for member in tar:
-            _check_tar_member(member, dest, archive)
-            if _HAS_DATA_FILTER:
-                tar.extract(member, dest, filter="data")
-            else:  # pragma: no cover - Python < 3.11.4; our own checks above still apply
-                tar.extract(member, dest)
+_COMPRESSED = (  # what ``tarfile.open(mode="r|*")`` detects, decompressed here to be metered
+    (b"\x1f\x8b", lambda f: gzip.GzipFile(fileobj=f, mode="rb")),
+    (b"BZh", bz2.BZ2File),
+    (b"\xfd7zXZ\x00", lzma.LZMAFile),
+)
 
 
-def _extract_zip(archive: Path, dest: Path, reader: Any) -> None:
+def _extract_tar(archive: Path, reader: IO[bytes], out: _Writer, budget: _Budget) -> None:
+    head = reader.read(6)
+    reader.seek(0)
+    for magic, opener in _COMPRESSED:
+        if head.startswith(magic):
+            reader = opener(reader)
+    with tarfile.open(fileobj=_Metered(reader, budget), mode="r|") as tar:
+        while (member := tar.next()) is not None:
+            tar.members.clear()  # the stream keeps every member otherwise: memory grows
+            budget.member()
+            if member.isdir():
+                out.folder(member.name)
+            elif member.isreg():
+                out.file(member.name, tar.extractfile(member))
+            elif member.islnk():
+                out.hard_link(member.name, member.linkname)
+            elif member.issym():
+                raise _symlink_error(archive, member.name, member.linkname)
+            else:
+                raise SourceError(
+                    f"{archive}: member {member.name!r} is a device, fifo or other special "
+                    f"file; {_REFUSE}"
+                )
+
+
+def _extract_zip(archive: Path, reader: IO[bytes], out: _Writer, budget: _Budget) -> None:
     with zipfile.ZipFile(reader) as zf:
-        for info in zf.infolist():
-            _member_target(dest, info.filename, archive)
+        members = zf.infolist()
+        budget.member(len(members))
+        for info in members:
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise SourceError(
-                    f"{archive}: member {info.filename!r} is a symbolic link; "
-                    "refusing to extract this archive"
+                    f"{archive}: member {info.filename!r} is a symbolic link; {_REFUSE}"
                 )
-            zf.extract(info, dest)
+            if info.is_dir():
+                out.folder(info.filename)
+            else:
+                with zf.open(info) as source:
+                    out.file(info.filename, _Metered(source, budget))
 
 
-def extract(archive: Path, sha256: str, cache: Path) -> Path:
+# what a corrupt, truncated or unsupported archive raises while it is read
+_UNREADABLE = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,  # a zip compression method Python lacks
+    RuntimeError,  # an encrypted zip member
+)
+
+
+def extract(
+    archive: Path,
+    sha256: str,
+    cache: Path,
+    limits: ExtractLimits | None = None,
+    *,
+    real: Path | None = None,
+) -> Path:
     """Extract an archive once per content into ``cache/<sha256>/``; return that folder.
 
-    Every member is checked before it is written: none may be absolute, contain ``..``,
-    link outside the folder, or be a device; ``tarfile``'s ``data`` filter applies too.
+    Only files, folders and hard links to earlier files come out, written without following
+    any link; a member that is absolute, contains ``..``, is a symbolic link or a device is
+    refused, and so is an archive beyond ``limits`` (default: from the environment). Nothing
+    is left behind when extraction fails. ``real`` is the file to read when ``archive`` (the
+    name in messages) reaches it through links.
     """
     dest = cache / sha256
     if dest.is_dir():
         return dest
+    limits = limits if limits is not None else ExtractLimits.from_env()
     tmp = cache / f".{sha256}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    extract_one = _extract_zip if archive.name.lower().endswith(".zip") else _extract_tar
     try:
-        with (
-            open(archive, "rb") as raw,
-            tqdm.wrapattr(
-                raw,
-                "read",
-                total=archive.stat().st_size,
-                desc=f"extract {archive.name}",
-                file=sys.stderr,
-                disable=None,
-                leave=False,
-            ) as reader,
-        ):
-            if archive.name.lower().endswith(".zip"):
-                _extract_zip(archive, tmp, reader)
-            else:
-                _extract_tar(archive, tmp, reader)
-    except SourceError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        out = _Writer(tmp, archive)
+        try:
+            with open(real or archive, "rb") as raw:
+                size = os.fstat(raw.fileno()).st_size
+                budget = _Budget(archive, size, limits, shutil.disk_usage(tmp).free)
+                with tqdm.wrapattr(
+                    raw,
+                    "read",
+                    total=size,
+                    desc=f"extract {archive.name}",
+                    file=sys.stderr,
+                    disable=None,
+                    leave=False,
+                ) as reader:
+                    extract_one(archive, reader, out, budget)
+        finally:
+            out.close()
+    except _UNREADABLE as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise SourceError(f"{archive}: cannot extract ({type(exc).__name__}: {exc})") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     try:
         os.replace(tmp, dest)
     except OSError:  # another process finished the same archive first
@@ -447,10 +771,10 @@ def _build_view(view: Path, fetched: list[Fetched], hashes: dict[str, str], home
             if path.parent not in made:
                 _real_dir(view, path.parent)
                 made.add(path.parent)
-            os.symlink((f.root / rel).absolute(), view / path)
+            os.symlink(f.files[rel], view / path)
     for f, rel in archives:
         source = f.root / rel
-        folder = extract(source, hashes[_view_path(f, rel)], cache)
+        folder = extract(source, hashes[_view_path(f, rel)], cache, real=f.files[rel])
         _mount(folder, _real_dir(view, PurePosixPath(_view_path(f, rel)).parent), str(source))
 
 
