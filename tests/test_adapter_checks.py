@@ -333,3 +333,18 @@ def test_remote_code_is_opt_in_and_needs_a_pinned_base(env, tmp_path: Path, caps
 
     outcome = evaluate_entry(entry, cache_path=cache, progress=False, n_boot=20)
     assert outcome.results.provenance.trust_remote_code is False
+
+
+def test_cache_keys_carry_the_generating_libraries(env, tmp_path: Path, monkeypatch) -> None:
+    from benchmark.evaluation import generate
+    from benchmark.evaluation.plan import plan
+
+    entry = make_entry(tmp_path, env)
+    planned = plan(entry, backend="hf")
+    before = {i.key for j in generate.pending_jobs(planned, "hf", None)[0] for i in j.items}
+    assert generate.library_versions("hf")["peft"]  # read from metadata, nothing imported
+    monkeypatch.setattr(
+        generate, "library_versions", lambda backend: {"peft": "0.99", "transformers": "9"}
+    )
+    after = {i.key for j in generate.pending_jobs(planned, "hf", None)[0] for i in j.items}
+    assert before and not before & after  # an upgrade regenerates instead of mixing

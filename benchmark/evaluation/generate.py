@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,33 @@ from benchmark.generation.cache import PredictionCache, prediction_key
 from benchmark.paths import suite_data_dir
 from benchmark.suites.registry import Suite
 
+# The libraries whose versions decide what a backend generates: part of the cache key, so
+# an upgrade (a new vLLM kernel, a peft that loads adapters differently) regenerates rather
+# than mixing old and new predictions in one matrix.
+BACKEND_LIBRARIES = {
+    "hf": ("torch", "transformers", "peft"),
+    "vllm": ("vllm", "torch", "transformers"),
+}
+
+
+@lru_cache(maxsize=8)
+def library_versions(backend: str) -> dict[str, str]:
+    """Installed versions of ``backend``'s libraries, read from metadata (nothing imported)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in BACKEND_LIBRARIES.get(backend, ()):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
 
 def generation_config(suite: Suite, task: str, backend: str) -> dict[str, Any]:
     return {
         "backend": backend,
+        "libraries": dict(library_versions(backend)),
         "temperature": 0.0,
         "max_new_tokens": suite.task(task).max_new_tokens,
         "repetition_penalty": 1.0,
