@@ -217,3 +217,70 @@ def test_lora_on_an_architecture_vllm_cannot_adapt_is_planned_elsewhere(tmp_path
     with pytest.raises(BenchmarkError, match="no LoRA support for LlavaOnevision"):
         assign_backends(models, "vllm")  # before any engine starts, not an aborted run
     assert assign_backends(models, "vllm", allow_mixed=True) == {0: "vllm", 1: "hf"}
+
+
+def test_tensor_parallel_reaches_workers_and_ray_units(tmp_path: Path, monkeypatch) -> None:
+    """--tensor-parallel N must reach every process that starts an engine."""
+    import subprocess
+    import sys
+    import types
+
+    from benchmark.evaluation import ray_units, workers
+
+    commands: list[list[str]] = []
+
+    class Finished:
+        returncode = 0
+
+        def __init__(self, command, **_kw) -> None:
+            commands.append(command)
+
+        def wait(self, timeout=None) -> int:
+            return 0
+
+        def poll(self) -> int:
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Finished)
+    units = [workers.WorkUnit([1], 3), workers.WorkUnit([2], 3)]
+    common = {
+        "entry_dir": tmp_path,
+        "backend": "vllm",
+        "cache_path": tmp_path / "c.sqlite",
+        "batch_size": 8,
+        "limit": None,
+        "tasks": None,
+        "progress": False,
+    }
+    workers.run_workers(units, tensor_parallel=2, **common)
+    assert len(commands) == 2
+    assert all(c[c.index("--tensor-parallel") + 1] == "2" for c in commands)
+
+    calls: list[tuple] = []
+
+    class Remote:
+        def options(self, **_kw):
+            return self
+
+        def remote(self, *args):
+            calls.append(args)
+            return len(calls) - 1  # an object ref
+
+    fake = types.SimpleNamespace(
+        is_initialized=lambda: True,
+        remote=lambda fn: Remote(),
+        wait=lambda pending, num_returns=1: (pending[:1], pending[1:]),
+        get=lambda ref: ray_units.UnitResult(list(calls[ref][2]), [], 0.0, "fake"),
+    )
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    ray_units.run_ray(
+        units, address=None, device="cuda", gpus_per_unit=2.0, tensor_parallel=2, **common
+    )
+    signature = list(inspect_signature(ray_units.generate_unit))
+    assert calls and all(args[signature.index("tensor_parallel")] == 2 for args in calls)
+
+
+def inspect_signature(function) -> list[str]:
+    import inspect
+
+    return list(inspect.signature(function).parameters)
