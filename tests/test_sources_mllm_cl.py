@@ -63,13 +63,13 @@ def test_second_prepare_reuses_extracted_archives(
     mirror, _ = domain
     suite = load_suite("mllm-cl-domain")
     first = prepare_suite(suite, from_dir=mirror)
-    from benchmark.suites.sources import hub
+    from benchmark.suites.sources import archives
 
     def no_extraction(*args, **kwargs):
         raise AssertionError("an unchanged archive was extracted again")
 
-    monkeypatch.setattr(hub, "_extract_tar", no_extraction)
-    monkeypatch.setattr(hub, "_extract_zip", no_extraction)
+    monkeypatch.setattr(archives, "_extract_tar", no_extraction)
+    monkeypatch.setattr(archives, "_extract_zip", no_extraction)
     second = prepare_suite(suite, from_dir=mirror)
     assert first["task_hashes"] == second["task_hashes"]
     assert first["raw_files"] == second["raw_files"]
