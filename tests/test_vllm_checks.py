@@ -36,12 +36,8 @@ from benchmark.demo.tiny_models import build_tiny_llava, make_lora_adapter
 from benchmark.generation.adapters import base_layout
 from benchmark.generation.base import PromptItem
 from benchmark.generation.hf import pil_image_processor
-from benchmark.generation.vllm import (
-    engine_kwargs,
-    inspect_adapter,
-    max_lora_rank,
-    render_prompts,
-)
+from benchmark.generation.vllm import engine_kwargs, render_prompts
+from benchmark.generation.vllm_plan import inspect_adapter, max_lora_rank
 
 BUILDERS = {
     "llava": build_tiny_llava,

@@ -13,7 +13,7 @@ from safetensors.numpy import save_file
 from benchmark.errors import BenchmarkError
 from benchmark.generation import assign_backends
 from benchmark.generation.base import GenerationJob, ModelSpec, PromptItem
-from benchmark.generation.vllm import inspect_adapter, lora_specs, max_lora_rank, plan_run
+from benchmark.generation.vllm_plan import inspect_adapter, lora_specs, max_lora_rank, plan_run
 
 LM = "base_model.model.model.language_model.layers.0.self_attn.q_proj"
 VISION = "base_model.model.model.vision_tower.vision_model.encoder.layers.0.self_attn.q_proj"

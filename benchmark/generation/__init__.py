@@ -55,7 +55,7 @@ def assign_backends(
     """
     if backend != "vllm":
         return {step: backend for step in models}
-    from benchmark.generation.vllm import unservable_steps  # planning only: no vllm import
+    from benchmark.generation.vllm_plan import unservable_steps  # no vllm import
 
     refused = unservable_steps(models)
     if refused and not allow_mixed:
