@@ -167,6 +167,7 @@ def write_entry(
             "n": 50,
             "accuracy": matrix[i][j],
             "parse_failures": (i + j) % 3,
+            "judge_needed": (i + 2 * j) % 4,
             "predictions_sha256": _hex(f"{name}/{i}/{task}"),
         }
         for i in range(T + 1)

@@ -566,7 +566,8 @@ GUI_CASES: dict[str, Case] = {
     "wrong": ("C", ["B"], CLICKS, 0.0, True),
     "several": ("A or C", ["B"], CLICKS, 0.0, False),
     "beyond-choices": ("D", ["B"], CLICKS, 0.0, False),
-    "unanswerable": ("Unanswerable. B", ["B"], CLICKS, 0.0, True),
+    # no "Unanswerable" rule for GUI (MMT-Bench has none): the letter is read as usual
+    "unanswerable-not-special": ("Unanswerable? The answer is B.", ["B"], CLICKS, 1.0, True),
     "empty-output": ("", ["B"], CLICKS, 0.0, False),
 }
 
@@ -607,7 +608,8 @@ MATHVISTA_CASES: dict[str, Case] = {
     "choice-two-texts": ("It is 35° or 55°", ["35°"], ANGLES, 0.0, False),
     "list-gold": ("[1, 2]", ["[1, 2]"], None, 1.0, True),
     "text-gold": ("Yes", ["yes"], None, 1.0, True),
-    "unanswerable": ("Unanswerable: 12", ["12"], None, 0.0, True),
+    # no "Unanswerable" rule for Math (eval_math.py has none)
+    "unanswerable-not-special": ("Unanswerable: 12", ["12"], None, 1.0, True),
     "empty-output": ("", ["12"], None, 0.0, False),
     "empty-output-choice": ("", ["145°"], ANGLES, 0.0, False),
 }
@@ -737,7 +739,8 @@ OCR_CASES: dict[str, Case] = {
     "newline-is-not-space": ("hello\nworld", ["hello world"], None, 0.0, True),
     "gold-stripped": ("CAFE 24", ["  cafe 24 "], None, 1.0, True),
     "miss": ("hello", ["world"], None, 0.0, True),
-    "unanswerable": ("Unanswerable. hello", ["hello"], None, 0.0, True),
+    # no "Unanswerable" rule for OCR (eval_ocr.py has none)
+    "unanswerable-not-special": ("Unanswerable. hello", ["hello"], None, 1.0, True),
     "unicode": ("ｃａｆｅ", ["cafe"], None, 1.0, True),
     "empty-output": ("", ["hello"], None, 0.0, True),
 }
@@ -754,7 +757,7 @@ HME_CASES: dict[str, Case] = {
     "case-kept": ("x^2", ["X^2"], None, 0.0, True),
     "case-kept-prediction": ("X^2", ["x^2"], None, 0.0, True),
     "substring": ("$$ y = x ^ 2 $$", ["x^2"], None, 1.0, True),
-    "unanswerable": ("Unanswerable x^2", ["x^2"], None, 0.0, True),
+    "unanswerable-not-special": ("Unanswerable x^2", ["x^2"], None, 1.0, True),
     "empty-output": ("", ["x^2"], None, 0.0, True),
 }
 
@@ -771,7 +774,8 @@ VP_CASES: dict[str, Case] = {
     # substring after removing spaces: gold "2" is in "12" (kept)
     "digit-inside-number": ("12", ["2"], None, 1.0, True),
     "miss": ("4", ["3"], None, 0.0, True),
-    "unanswerable": ("Unanswerable 3", ["3"], None, 0.0, True),
+    # no "Unanswerable" rule for VP
+    "unanswerable-not-special": ("Unanswerable 3", ["3"], None, 1.0, True),
     "empty-output": ("", ["3"], None, 0.0, True),
 }
 
@@ -791,16 +795,12 @@ RIGHT = {
     "mllmcl_sci_mapqa_states": ("texas", ["Texas"], None),
     "mllmcl_substring": ("texas", ["Texas"], None),
     "mllmcl_fin": ("yes", ["Yes"], None),
-    "mllmcl_vp": ("3", ["3"], None),
-    "ocrbench": ("hello", ["hello"], None),
-    "ocrbench_hme": ("x^2", ["x^2"], None),
-    "mathvista": ("12", ["12"], None),
-    "mmt_gui": ("B", ["B"], ["x", "y"]),
 }
 
 
 def covered_by_unanswerable(name: str) -> bool:
-    return name.startswith(("mllmcl_", "ocrbench")) or name in ("mathvista", "mmt_gui")
+    # RS/AD, Med, Sci and Fin only: the scripts at bjzhb666/MLLM-CL@80bf389 that have the rule
+    return name.startswith("mllmcl_") and name != "mllmcl_vp"
 
 
 def test_unanswerable_rule_covers_the_mllmcl_family() -> None:
@@ -819,7 +819,7 @@ def test_unanswerable_counts_as_wrong(name: str, where: str) -> None:
 
 @pytest.mark.parametrize("name", [n for n in EXPECTED_NAMES if not covered_by_unanswerable(n)])
 def test_unanswerable_is_just_text_elsewhere(name: str) -> None:
-    choices = ["Unanswerable", "other"] if name == "multiple_choice" else None
+    choices = ["Unanswerable", "other"] if name in ("multiple_choice", "mmt_gui") else None
     answers = ["[0, 0, 1, 1]"] if name == "detection_f1" else ["Unanswerable"]
     prediction = "Unanswerable [0, 0, 1, 1]" if name == "detection_f1" else "Unanswerable"
     result = score(name, prediction, answers, choices)
@@ -879,7 +879,7 @@ def items(draw: st.DrawFn) -> tuple[str, str, list[str], list[str] | None]:
     return name, prediction, answers, choices
 
 
-def run_all(module: ModuleType, batch: list) -> list[tuple[float, str, bool]]:
+def run_all(module: ModuleType, batch: list) -> list[tuple[float, str, bool, bool]]:
     return [dataclasses.astuple(module.score(*item)) for item in batch]
 
 
@@ -894,9 +894,10 @@ def test_scores_do_not_depend_on_order_batch_or_registry(
     fresh: ModuleType, batch: list, rng: random.Random
 ) -> None:
     first = run_all(scoring, batch)
-    for value, parsed, parse_ok in first:
+    for value, parsed, parse_ok, judge_needed in first:
         assert 0.0 <= value <= 1.0
         assert isinstance(value, float) and isinstance(parsed, str) and isinstance(parse_ok, bool)
+        assert isinstance(judge_needed, bool)
     # repeated
     assert run_all(scoring, batch) == first
     # shuffled order

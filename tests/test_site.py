@@ -459,6 +459,35 @@ def test_entry_page_shows_remote_code(tmp_path: Path) -> None:
     assert "ran the base model's remote code" in html
 
 
+def test_entry_page_shows_the_judge_share_per_task(tmp_path: Path) -> None:
+    """Issue 17: per task, the items the reference would have sent to its LLM judge."""
+    submissions = tmp_path / "submissions"
+    entry = write_entry(submissions, "judged")
+    results = json.loads((entry / "results.json").read_text())
+    first, second = results["tasks"][:2]
+    ours = [c for c in results["cells"] if c["task"] == first]
+    for cell in results["cells"]:
+        cell["judge_needed"] = 5 if cell["task"] == first else 0
+        cell["parse_failures"] = 1 if cell["task"] == first else 0
+    del next(c for c in results["cells"] if c["task"] == second)["judge_needed"]  # older file
+    (entry / "results.json").write_text(json.dumps(results))
+    site_build(submissions, tmp_path / "site")
+    html = (tmp_path / "site" / "shapes-v1" / "judged.html").read_text(encoding="utf-8")
+    assert "Comparability with the references" in html
+    items = 50 * len(ours)  # every cell of the fixture holds 50 items
+    # 5 of every 50 items: 10.0 %
+    assert (
+        f'<tr><td>{first}</td><td class="num">{items}</td><td class="num">{len(ours)}</td>'
+        f'<td class="num">{5 * len(ours)}</td><td class="num">10.0</td></tr>'
+    ) in html
+    # a cell without the count (results written before it existed): unknown, not 0
+    assert f'<tr><td>{second}</td><td class="num">' in html
+    row = html.split(f"<tr><td>{second}</td>", 1)[1].split("</tr>", 1)[0]
+    assert row.endswith('<td class="num">\u2014</td><td class="num">\u2014</td>'), row
+    # and each cell's own count in the cells table
+    assert '<td class="num">5</td><td><code class="hash">' in html
+
+
 # --------------------------------------------------------------------------- issue 20
 
 

@@ -90,6 +90,13 @@ class CellResult(StrictModel):
     n: Count
     accuracy: Accuracy | None
     parse_failures: Count
+    judge_needed: Count | None = Field(
+        None,
+        description=(
+            "items whose reference rules could not read the output, so that the reference "
+            "would have asked its LLM judge (MathVista extraction, can_infer); null: not recorded"
+        ),
+    )
     predictions_sha256: Text
 
 

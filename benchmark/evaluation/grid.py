@@ -77,6 +77,7 @@ def score_plan(plan_: Plan, *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> G
                 n=agg.n,
                 accuracy=_finite(float(agg.accuracy)),
                 parse_failures=agg.parse_failures,
+                judge_needed=agg.judge_needed,
                 predictions_sha256=_rows_sha256(cell_rows),
             )
         )
@@ -160,4 +161,9 @@ def summary_text(results: Results) -> str:
     failures = sum(c.parse_failures for c in results.cells)
     items = sum(c.n for c in results.cells)
     lines.append(f"\n{items} predictions scored, {failures} could not be parsed")
+    judged = sum(c.judge_needed or 0 for c in results.cells)
+    if judged:
+        lines.append(
+            f"{judged} the reference's rules could not read (it would have asked an LLM judge)"
+        )
     return "\n".join(lines)

@@ -18,14 +18,23 @@ Conventions shared by every scorer (applied once, by the registry's wrapper):
   real text reaches it): NFKC sorts such a run in quadratic time, so a hostile prediction
   could stall scoring. Every scorer takes time about linear in the prediction's length.
 - An empty prediction scores 0. Choice and number scorers (``multiple_choice``,
-  ``mmt_gui``, ``mathvista``) report it as a parse failure (``parse_ok`` False); text-match
+  ``mmt_gui``, ``mathvista``) report it as a parse failure (``parse_ok`` False) that their
+  references would have sent to a judge (``judge_needed`` True); text-match
   scorers report ``parse_ok`` True: an empty answer is an answer, and a wrong one.
   ``detection_f1`` and ``set_f1`` treat it as an empty list (correct when the gold is empty).
 - ``parse_ok`` is False only when a scorer needs to extract something (an option letter, a
   number, a box) and cannot; such items score 0 and are counted per cell by ``aggregate``.
+- ``judge_needed`` is True when the reference's own rules could not read an answer from the
+  output, so that the reference would have asked its LLM judge (MathVista's extraction for
+  MLLM-CL Math, VLMEvalKit's ``can_infer`` for MMT-Bench GUI and MMBench-style multiple
+  choice). We never ask a judge: such an item is scored by our documented rules or is a parse
+  failure. ``aggregate`` counts them per cell, so a reader sees how comparable a number is
+  with a published one. Scorers whose reference has no judge always report False.
 - The MLLM-CL rule "an output containing ``Unanswerable`` counts as wrong" (case-sensitive,
-  as upstream) is one shared wrapper, applied to every ``mllmcl_*``, ``ocrbench*``,
-  ``mathvista`` and ``mmt_gui`` scorer; such an output scores 0 with ``parse_ok`` True.
+  as upstream) is one shared wrapper, applied only where the authors' scripts at
+  bjzhb666/MLLM-CL@80bf389 apply it: RS and AD (``eval_ai2d.py``: ``mllmcl_rs_ad``), Med
+  (``mllmcl_med``), Sci (``mllmcl_sci_*``, ``mllmcl_substring``) and Fin (``mllmcl_fin``);
+  such an output scores 0 with ``parse_ok`` True. OCR, VP, Math and GUI have no such rule.
 - Nothing depends on call order, batching or randomness: the caches below only memoise
   pure functions, and ``aggregate`` sums with ``math.fsum`` (exact, so order-free).
 """
@@ -53,17 +62,21 @@ class Score:
 
     ``value`` is in [0, 1]; ``parsed`` is what the scorer extracted or normalised from the
     prediction (an option letter, a normalised answer, boxes), for display and debugging;
-    ``parse_ok`` is False when the scorer could not extract what it needs.
+    ``parse_ok`` is False when the scorer could not extract what it needs; ``judge_needed``
+    is True when the reference's rules could not read the output, so that the reference would
+    have asked an LLM judge (see the module docstring).
     """
 
     value: float
     parsed: str
     parse_ok: bool
+    judge_needed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CellScore:
-    """The score of one (step, task) cell: mean value ×100, item count, parse failures.
+    """The score of one (step, task) cell: mean value ×100, item count, parse failures and
+    the items the reference would have sent to its LLM judge (``judge_needed``).
 
     ``accuracy`` is NaN (never 0.0) for a cell with no items.
     """
@@ -71,19 +84,24 @@ class CellScore:
     accuracy: float
     n: int
     parse_failures: int
+    judge_needed: int = 0
 
 
 def aggregate(scores: Iterable[Score]) -> CellScore:
-    """Mean ``value`` × 100 over ``scores``, their number and how many failed to parse."""
+    """Mean ``value`` × 100 over ``scores``, their number, how many failed to parse and how
+    many the reference would have sent to its LLM judge."""
     values: list[float] = []
     failures = 0
+    judged = 0
     for item in scores:
         values.append(item.value)
         if not item.parse_ok:
             failures += 1
+        if item.judge_needed:
+            judged += 1
     if not values:
-        return CellScore(math.nan, 0, 0)
-    return CellScore(100.0 * math.fsum(values) / len(values), len(values), failures)
+        return CellScore(math.nan, 0, 0, 0)
+    return CellScore(100.0 * math.fsum(values) / len(values), len(values), failures, judged)
 
 
 # --------------------------------------------------------------------------- registry
@@ -108,7 +126,8 @@ SCORERS: Mapping[str, Scorer] = MappingProxyType(_REGISTRY)
 
 _EMPTY_TEXT = Score(0.0, "", True)
 _EMPTY_CHOICE = Score(0.0, "", False)
-_EMPTY_RULES: dict[str, Score | None] = {"text": _EMPTY_TEXT, "choice": _EMPTY_CHOICE, "own": None}
+_EMPTY_JUDGED = Score(0.0, "", False, True)  # an empty output: the reference's judge is asked
+_EMPTY_RULES: dict[str, Score | None] = {"text": _EMPTY_TEXT, "choice": _EMPTY_JUDGED, "own": None}
 
 
 STREAM_SAFE_RUN = 30
@@ -163,7 +182,8 @@ def register(
     The core receives the cleaned prediction (stripped, NFKC), the gold answers as a tuple
     (NFKC-normalised unless ``nfkc_answers`` is False, for cores whose cached normaliser
     does it) and the choices as a tuple of NFKC-normalised texts or None. ``empty`` says
-    what an empty prediction scores: ``"text"`` 0 (parsed), ``"choice"`` 0 (parse failure),
+    what an empty prediction scores: ``"text"`` 0 (parsed), ``"choice"`` 0 (parse failure,
+    judge needed),
     ``"own"`` the core decides.
     """
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
@@ -230,7 +250,8 @@ def _unanswerable_is_wrong(core: _Core) -> _Core:
     """MLLM-CL's rule: an output containing "Unanswerable" (case-sensitive) counts as wrong.
 
     Upstream skips such items while still counting them in the denominator, i.e. scores
-    them 0. Applied to every ``mllmcl_*``, ``ocrbench*``, ``mathvista`` and ``mmt_gui`` scorer.
+    them 0. Applied where the authors' scripts apply it (bjzhb666/MLLM-CL@80bf389): RS, AD,
+    Med, Sci and Fin; not OCR, VP, Math or GUI.
     """
 
     @functools.wraps(core)
@@ -243,6 +264,6 @@ def _unanswerable_is_wrong(core: _Core) -> _Core:
 
 
 @functools.lru_cache(maxsize=4096)
-def _result(value: float, parsed: str, parse_ok: bool) -> Score:
+def _result(value: float, parsed: str, parse_ok: bool, judge_needed: bool = False) -> Score:
     """Score instances are immutable, so frequent ones are shared (a speed-up only)."""
-    return Score(value, parsed, parse_ok)
+    return Score(value, parsed, parse_ok, judge_needed)

@@ -224,15 +224,19 @@ def _anls_text(text: str) -> str:
 def anls(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
     """ANLS (DocVQA): max over golds of 1 - normalised Levenshtein distance, 0 below 0.5.
 
-    Both strings are lowercased, stripped and their inner whitespace runs collapsed to one
-    space; the distance is divided by the longer string's length. A similarity of exactly
-    0.5 is kept (the lmms-eval/DocVQA formulation: values *below* the threshold become 0).
+    The distance is between both strings lowercased, stripped and with their inner
+    whitespace runs collapsed to one space; as in the reference (lmms-eval's DocVQA ``anls``)
+    it is divided by the longer of the *raw* strings' lengths, ``len(x.upper())``, so repeated
+    spaces or newlines make a distance count for less. (The prediction is the shared,
+    stripped one: its surrounding whitespace is not counted.) A similarity of exactly 0.5
+    is kept (values *below* the threshold become 0).
     """
     p = _anls_text(pred)
+    p_len = len(pred.upper())
     best = 0.0
     for gold in golds:
         g = _anls_text(gold)
-        longest = max(len(p), len(g))
+        longest = max(p_len, len(gold.upper()))
         if longest == 0:
             best = 1.0
             break

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from benchmark.scoring.choice import _gold_letter, _letter_scorer
+from benchmark.scoring.choice import _gold_letter, _letter_scorer, can_infer
 from benchmark.scoring.registry import (
-    _EMPTY_CHOICE,
-    LETTERS,
+    _EMPTY_JUDGED,
     Score,
     _result,
     _unanswerable_is_wrong,
@@ -19,7 +18,10 @@ from benchmark.scoring.structured import _fmt_number
 # --------------------------------------------------------------------------- MLLM-CL rules
 # Reproductions of the MLLM-CL authors' per-task rules (SOURCES.md), known defects
 # included. Each is the max over the gold answers (upstream items have one, except OCRBench
-# whose rule is "any gold matches").
+# whose rule is "any gold matches"). The "Unanswerable is wrong" rule wraps exactly the
+# scorers whose scripts have it at bjzhb666/MLLM-CL@80bf389: RS/AD (``eval_ai2d.py``), Med
+# (``eval_pvqa.py``), Sci (``eval_sci.py``) and Fin (``eval_finvis.py``); OCR, VP, Math, GUI
+# have none.
 
 
 def _any_gold(golds: tuple[str, ...], hit: Callable[[str], bool]) -> float:
@@ -116,21 +118,25 @@ def mllmcl_fin(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | Non
 
 
 @register("ocrbench")
-@_unanswerable_is_wrong
 def ocrbench(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
     """OCRBench (all categories but handwritten maths): any gold, lowercased, stripped and
-    without newlines, is a substring of the prediction treated the same way."""
+    without newlines, is a substring of the prediction treated the same way. No
+    "Unanswerable" rule (the OCR script has none)."""
     p = pred.lower().strip().replace("\n", "")
     return Score(_any_gold(golds, lambda g: g.lower().strip().replace("\n", "") in p), p, True)
 
 
 @register("ocrbench_hme")
-@_unanswerable_is_wrong
 def ocrbench_hme(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
-    """OCRBench "Handwritten Mathematical Expression Recognition": any gold, without spaces
-    and newlines, is a substring of the prediction without spaces and newlines; case kept."""
+    """OCRBench "Handwritten Mathematical Expression Recognition": any gold, stripped and
+    without spaces and newlines, is a substring of the prediction treated the same way; case
+    kept."""
     p = pred.replace(" ", "").replace("\n", "")
-    return Score(_any_gold(golds, lambda g: g.replace(" ", "").replace("\n", "") in p), p, True)
+    return Score(_any_gold(golds, lambda g: _hme_key(g) in p), p, True)
+
+
+def _hme_key(gold: str) -> str:
+    return gold.strip().replace(" ", "").replace("\n", "")
 
 
 def _vp_key(text: str) -> str:
@@ -138,7 +144,6 @@ def _vp_key(text: str) -> str:
 
 
 @register("mllmcl_vp")
-@_unanswerable_is_wrong
 def mllmcl_vp(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
     """MLLM-CL VP (CV-Bench counting): both lowercased, stripped, without spaces, newlines and
     '.'; the gold is a substring of the prediction (so gold "2" matches "12", kept)."""
@@ -147,17 +152,17 @@ def mllmcl_vp(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None
 
 
 @register("mmt_gui", empty="choice")
-@_unanswerable_is_wrong
 def mmt_gui(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
     """MMT-Bench GUI items: the option letter (same reading as ``multiple_choice``) against
     the gold letter from the released annotation file. The original scored on the MMT-Bench
-    server (closed since 2026-02); this local rule is the documented substitute."""
+    server (closed since 2026-02), reading the letter with ``can_infer`` and asking an LLM
+    judge when that failed (``judge_needed``); this local rule is the documented substitute.
+    No "Unanswerable" rule (MMT-Bench has none)."""
     return _letter_scorer(pred, golds, choices)
 
 
 # --------------------------------------------------------------------------- MathVista
 
-_MATHVISTA_SPLIT = str.maketrans(dict.fromkeys(".()[],:;!*#{}", " "))
 _INT_GOLD = re.compile(r"[+-]?\d+")
 _FLOAT_GOLD = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
 _WHOLE_NUMBER = re.compile(r"[-+−]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|[-+−]?\.\d+")
@@ -169,10 +174,19 @@ def _number_value(text: str) -> float:
     return float(text.replace(",", "").replace("−", "-"))
 
 
+def _python_number(text: str, *, integer: bool) -> int | float | None:
+    """Upstream's prefetch: Python's ``int()`` (integer answers) or ``float()`` (decimal
+    answers) of the whole output, or None where it raises ("1_000" is 1000, "12." fails)."""
+    try:
+        return int(text) if integer else float(text)
+    except (ValueError, OverflowError):
+        return None
+
+
 def _extract_number(text: str) -> float | None:
     """A number read from a MathVista answer, or None (no LLM judge to ask instead).
 
-    1. the whole answer is a number (trailing '.' ignored) — upstream's "prefetch";
+    1. the whole answer is a number (trailing '.' ignored, "1,200" read as 1200);
     2. otherwise the first number after the last "answer is" / "answer:";
     3. otherwise the only number value in the text; several different values -> None.
     """
@@ -188,50 +202,50 @@ def _extract_number(text: str) -> float | None:
     return values.pop() if len(values) == 1 else None
 
 
-def _mathvista_option(text: str, choices: tuple[str, ...]) -> str | None:
-    """Upstream's rule-based option reading: one option letter among the answer's tokens
-    (after ``.()[],:;!*#{}`` become spaces), else exactly one option text (lowercased)
-    contained in the lowercased answer."""
-    tokens = set(text.translate(_MATHVISTA_SPLIT).split())
-    letters = [x for x in LETTERS[: len(choices)] if x in tokens]
-    if len(letters) == 1:
-        return letters[0]
-    lowered = text.lower()
-    hits = [LETTERS[i] for i, c in enumerate(choices[: len(LETTERS)]) if c.lower() in lowered]
-    return hits[0] if len(hits) == 1 else None
-
-
 @register("mathvista", empty="choice")
-@_unanswerable_is_wrong
 def mathvista(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
-    """MathVista (testmini), rule-based only: the original's LLM-judge fallback is not used,
-    so what the rules cannot read is a parse failure (0), reported per cell.
+    """MathVista (testmini) as MLLM-CL's ``eval_math.py`` reads it, rules only: where those
+    rules cannot read the output the original asks an LLM judge (``judge_needed``); we read
+    it with the documented rules below or count a parse failure (0), reported per cell. No
+    "Unanswerable" rule (the Math script has none).
 
-    - ``choices`` given: the option is read as upstream (VLMEvalKit's ``can_infer``): exactly
-      one option letter among the answer's tokens, else exactly one option text contained
-      in it (lowercased, no word boundaries). Known defect (kept): the article "A" is a
-      token, so "A cat …" reads as option A. The gold (``answers[0]``) is the option text
-      (or its letter). Upstream's refusal strings mapped to a letter "Z" are not modelled.
-    - gold an integer: numeric equality with the number read from the answer; gold a
-      decimal: exact float equality ("1.50" matches "1.5", "1.45" does not match "1.5").
-      The number is the whole answer when it is one (upstream's prefetch); where upstream
-      asked an LLM we take, deterministically, the first number after the last
-      "answer is"/"answer:", else the only number value in the answer; several -> failure.
+    - ``choices`` given: the option is read as upstream (``can_infer``): a refusal string
+      ("Cannot determine the answer", …) is "Z" (wrong); exactly one option letter among the
+      answer's tokens; none but a token "Z" -> "Z"; else exactly one option text contained in
+      it (lowercased, no word boundaries). Nothing read -> parse failure, judge needed. Known
+      defect (kept): the article "A" is a token, so "A cat …" reads as option A. The gold
+      (``answers[0]``) is the option text (or its letter).
+    - gold an integer: ``int()`` of the whole output, as upstream (so "1_000" is 1000), equal
+      to the gold; gold a decimal: ``float()`` of it, exactly equal ("1.50" matches "1.5",
+      "1.45" does not match "1.5"). Where that raises, upstream asked its judge
+      (``judge_needed``); we take, deterministically, the whole answer as a number ("12.",
+      "1,200"), else the first number after the last "answer is"/"answer:", else the only
+      number value in the answer; several -> parse failure.
     - any other gold (MathVista's few "list"/text answers): stripped, casefolded,
       whitespace-collapsed equality. Upstream's rule-based check never matches these
-      (it compares the string "None" with the gold), so this is our documented choice.
+      (it compares the string "None" with the gold) and always asks its judge, so these
+      are always ``judge_needed``; the equality is our documented choice.
+
+    Upstream also asks its judge about outputs its rules read but found wrong; with the
+    reading already made, that judge returns the same answer, so those are not counted.
     """
     gold = golds[0].strip()
     if choices:
         target = _gold_letter(gold, choices, text_first=True)
-        letter = _mathvista_option(pred, choices)
+        letter = can_infer(pred, choices)
         if letter is None:
-            return _EMPTY_CHOICE
+            return _EMPTY_JUDGED
         return _result(1.0 if letter == target else 0.0, letter, True)
-    if _INT_GOLD.fullmatch(gold) or _FLOAT_GOLD.fullmatch(gold):
-        number = _extract_number(pred)
-        if number is None:
-            return _EMPTY_CHOICE
-        return Score(1.0 if number == float(gold) else 0.0, _fmt_number(number), True)
+    integer = _INT_GOLD.fullmatch(gold) is not None
+    if integer or _FLOAT_GOLD.fullmatch(gold):
+        number = _python_number(pred, integer=integer)
+        if number is not None:
+            want: int | float = int(gold) if integer else float(gold)
+            parsed = str(number) if isinstance(number, int) else _fmt_number(number)
+            return Score(1.0 if number == want else 0.0, parsed, True)
+        extracted = _extract_number(pred)
+        if extracted is None:
+            return _EMPTY_JUDGED
+        return Score(1.0 if extracted == float(gold) else 0.0, _fmt_number(extracted), True, True)
     p = " ".join(pred.casefold().split())
-    return Score(1.0 if p == " ".join(gold.casefold().split()) else 0.0, p, True)
+    return Score(1.0 if p == " ".join(gold.casefold().split()) else 0.0, p, True, True)

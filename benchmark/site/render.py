@@ -168,6 +168,42 @@ def checkpoint_rows(entry: Entry) -> list[CheckpointRow]:
     return rows
 
 
+@dataclass(frozen=True)
+class JudgeRow:
+    """One task of an entry, over all its cells: how comparable its numbers are with the
+    references' (items their rules could not read, so they would have asked an LLM judge)."""
+
+    task: str
+    items: int
+    parse_failures: int
+    judge_needed: int | None  # None: results written before the count was recorded
+
+    @property
+    def share(self) -> float | None:
+        """``judge_needed`` as a percentage of the items (None when unknown or no items)."""
+        if self.judge_needed is None or not self.items:
+            return None
+        return 100.0 * self.judge_needed / self.items
+
+
+def judge_rows(entry: Entry) -> list[JudgeRow]:
+    """Per task (trained tasks, then probes): items, parse failures and judge-needed items,
+    summed over the task's cells."""
+    rows = []
+    for task in entry.columns:
+        cells = [c for c in entry.results.cells if c.task == task]
+        counts = [c.judge_needed for c in cells]
+        rows.append(
+            JudgeRow(
+                task,
+                sum(c.n for c in cells),
+                sum(c.parse_failures for c in cells),
+                None if any(n is None for n in counts) else sum(n for n in counts if n),
+            )
+        )
+    return rows
+
+
 def _render(env: jinja2.Environment, template: str, path: Path, depth: int, **context: Any) -> None:
     html = env.get_template(template).render(root="../" * depth, **context)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,6 +249,7 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
                 heat=heatmap(entry),
                 chart=chart,
                 checkpoints=checkpoint_rows(entry),
+                judge=judge_rows(entry),
             )
         for task in section.tasks:
             having = [e for e in section.entries if task in e.columns]

@@ -186,8 +186,10 @@ def _plain(item: Item, ctx: Context) -> None:
 
 
 def _fin(item: Item, ctx: Context) -> None:
-    """Yes/no items get ``prompt_suffix``, letter items ``choice_suffix`` (as upstream)."""
-    yes_no = item.answers and item.answers[0].strip().lower().rstrip(".") in ("yes", "no")
+    """Items whose gold is exactly ``Yes`` or ``No`` (case-sensitive, as upstream's
+    ``answer in ['Yes', 'No']`` in ``model_fin.py``) get ``prompt_suffix``; every other item
+    (a letter, or "yes", "No." …) gets ``choice_suffix``."""
+    yes_no = bool(item.answers) and item.answers[0] in ("Yes", "No")
     item.suffix = ctx.spec.prompt_suffix if yes_no else ctx.spec.choice_suffix
 
 
