@@ -153,3 +153,23 @@ def test_not_a_records_file(tmp_path: Path) -> None:
         read_records(other)
     with pytest.raises(RecordError, match="records file not found"):
         read_records(tmp_path / "absent.parquet")
+
+
+def test_a_prepared_task_as_a_datasets_dataset(shapes_home, monkeypatch) -> None:
+    from PIL import Image
+
+    from benchmark.paths import HOME_ENV, TASKS_ENV
+    from benchmark.suites.hf_datasets import load_task
+    from benchmark.suites.prepare import records_path
+    from benchmark.suites.records import read_records
+
+    monkeypatch.setenv(HOME_ENV, str(shapes_home))
+    monkeypatch.delenv(TASKS_ENV, raising=False)
+    monkeypatch.chdir("/")  # image paths must not depend on the working directory
+    ds = load_task("shapes", "colour")
+    records = read_records(records_path("shapes", "colour"))
+    assert len(ds) == len(records)
+    assert ds[0]["uid"] == records[0].uid and ds[0]["question"] == records[0].question
+    image = ds[0]["image"][0]
+    assert isinstance(image, Image.Image) and image.size == (64, 64)
+    assert ds.features["image"].feature.__class__.__name__ == "Image"  # decoded lazily
