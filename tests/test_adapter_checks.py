@@ -348,3 +348,65 @@ def test_cache_keys_carry_the_generating_libraries(env, tmp_path: Path, monkeypa
     )
     after = {i.key for j in generate.pending_jobs(planned, "hf", None)[0] for i in j.items}
     assert before and not before & after  # an upgrade regenerates instead of mixing
+
+
+def test_saved_base_parameters_are_restored_after_their_step(env, tmp_path: Path, items) -> None:
+    """peft loads a saved tensor outside modules_to_save straight into the base: it must not
+    leak into the steps after it (found in review)."""
+    base = env["base"]
+    adapter = copy_adapter(env["adapters"][0], tmp_path / "saved-head")
+    tensors = load_file(adapter / "adapter_model.safetensors")
+    from benchmark.demo.tiny_models import load_tiny
+
+    model, _ = load_tiny(base)
+    head = model.get_parameter("lm_head.weight")
+    tensors["base_model.model.lm_head.weight"] = torch.randn(head.shape) * 3
+    save_file(tensors, adapter / "adapter_model.safetensors")
+    plain = ModelSpec(0, "base", base, base, "b" * 64)
+    backend = HFBackend(device="cpu", batch_size=2)
+    runs: list[dict[str, str]] = []
+
+    def sink(job, batch, texts) -> None:
+        runs[-1].update({i.key: t for i, t in zip(batch, texts, strict=True)})
+
+    try:
+        for spec in (plain, lora(1, adapter, base), plain):  # one backend: the base stays loaded
+            runs.append({})
+            backend.run([GenerationJob(spec.step, "t", spec, 6, list(items))], sink)
+    finally:
+        backend.close()
+    assert runs[0] == runs[2] != runs[1]
+
+
+def test_a_full_checkpoint_with_unloadable_weights_is_an_error(env, tmp_path: Path) -> None:
+    from benchmark.errors import BenchmarkError
+
+    full = shutil.copytree(env["base"], tmp_path / "merged-with-prefix")
+    tensors = load_file(full / "model.safetensors")
+    save_file({f"base_model.model.{k}": v for k, v in tensors.items()}, full / "model.safetensors")
+    spec = ModelSpec(1, "full", full, env["base"], "f" * 64)
+    with pytest.raises(BenchmarkError, match="weights missing from the checkpoint"):
+        generate([spec], [PromptItem("k", "u", "q", ())])  # used to run with random weights
+
+
+def test_remote_code_never_runs_from_a_checkpoint(env, tmp_path: Path) -> None:
+    full = shutil.copytree(env["base"], tmp_path / "full-with-code")
+    marker = tmp_path / "ran"
+    (full / "evil_config.py").write_text(
+        "from pathlib import Path\n"
+        "from transformers import LlavaConfig\n"
+        f"Path({str(marker)!r}).write_text('ran')\n"
+        "class EvilConfig(LlavaConfig):\n    pass\n"
+    )
+    config = json.loads((full / "config.json").read_text())
+    config["auto_map"] = {"AutoConfig": "evil_config.EvilConfig"}
+    (full / "config.json").write_text(json.dumps(config))
+    backend = HFBackend(device="cpu", trust_remote_code=True)  # trusted: for the base only
+    spec = ModelSpec(1, "full", full, env["base"], "e" * 64)
+    try:
+        backend.run(
+            [GenerationJob(1, "t", spec, 4, [PromptItem("k", "u", "q", ())])], lambda *a: None
+        )
+    finally:
+        backend.close()
+    assert not marker.exists()

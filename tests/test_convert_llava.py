@@ -251,3 +251,44 @@ def test_converted_sequence_gives_the_matrix_of_the_same_weights_merged(
     assert runs["lora"].matrix == runs["merged"].matrix
     by_step = [answers["lora"][f"predictions/step-0{s}/a.jsonl"] for s in (0, 1, 2)]
     assert by_step[0] != by_step[1] != by_step[2]  # not a vacuous equality
+
+
+def test_adapter_patterns_and_saved_modules_are_renamed(converted, tmp_path: Path) -> None:
+    base, _ = converted
+    step = shutil.copytree(STEPS[0], tmp_path / "llava-step1-lora")
+    config = json.loads((step / "adapter_config.json").read_text())
+    config["alpha_pattern"] = {"model.layers.0.self_attn.q_proj": 64}
+    (step / "adapter_config.json").write_text(json.dumps(config))
+    from benchmark.convert.llava import convert_adapter
+
+    out = convert_adapter(step, tmp_path / "out", base=base)
+    saved = json.loads((out / "adapter_config.json").read_text())
+    assert saved["alpha_pattern"] == {"model.language_model.layers.0.self_attn.q_proj": 64}
+    config["modules_to_save"] = ["some_head"]
+    (step / "adapter_config.json").write_text(json.dumps(config))
+    with pytest.raises(ConversionError, match="modules_to_save 'some_head'"):
+        convert_adapter(step, tmp_path / "out2", base=base)
+
+
+def test_a_tied_language_model_converts(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    vicuna = shutil.copytree(FIXTURE / "vicuna", tmp_path / "tied")
+    config = json.loads((vicuna / "config.json").read_text())
+    config["tie_word_embeddings"] = True
+    (vicuna / "config.json").write_text(json.dumps(config))
+    tensors = load_file(vicuna / "model.safetensors")
+    del tensors["lm_head.weight"]
+    save_file(tensors, vicuna / "model.safetensors")
+    out = convert_base(
+        tmp_path / "out",
+        language_model=vicuna,
+        projector=FIXTURE / "mm_projector.bin",
+        vision_tower=str(FIXTURE / "clip"),
+    )
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(out.path, dtype=torch.float32)
+    embed = model.get_input_embeddings().weight
+    assert embed.shape[0] == out.vocab_size
+    assert torch.equal(model.get_output_embeddings().weight, embed)

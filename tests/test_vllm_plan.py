@@ -147,29 +147,48 @@ def test_clean_adapter_is_supported(tmp_path: Path) -> None:
 # -- engine workers: a worker that dies is an error in seconds, never a hang ------------------
 
 
-def _worker_dies(code: int, queue) -> None:
+def _worker_dies(code: int, channel) -> None:
     import os
 
     os._exit(code)  # like an OOM kill: no message, no "done"
 
 
-def _worker_half_then_dies(key: str, queue) -> None:
+def _worker_half_then_dies(key: str, channel) -> None:
     import os
 
-    queue.put(("batch", 0, [key], ["first"]))
-    queue.close()
-    queue.join_thread()  # flushed, then killed before "done"
+    channel.send(("batch", 0, [key], ["first"]))
+    os._exit(9)  # killed before "done"
+
+
+def _worker_dies_mid_message(key: str, channel) -> None:
+    import os
+    import threading
+
+    # a big message still being written when the worker is killed (the parent used to block
+    # on a half-read message forever)
+    threading.Timer(0.5, lambda: os._exit(9)).start()
+    channel.send(("batch", 0, [key], ["x" * 200_000_000]))
     os._exit(9)
 
 
-def _worker_fails(queue) -> None:
-    queue.put(("error", "ValueError: unsupported model type 'llava_onevision'"))
+def _worker_fails(channel) -> None:
+    channel.send(("error", "ValueError: unsupported model type 'llava_onevision'"))
     raise SystemExit(1)
 
 
-def _worker_ok(key: str, queue) -> None:
-    queue.put(("batch", 0, [key], ["answer"]))
-    queue.put(("done",))
+def _worker_ok(key: str, channel) -> None:
+    channel.send(("batch", 0, [key], ["answer"]))
+    channel.send(("done",))
+
+
+def _worker_starts_a_child(channel) -> None:
+    import multiprocessing
+
+    # what vLLM's LLM() does (its engine core): a daemon worker could not
+    child = multiprocessing.get_context("spawn").Process(target=print, args=("",))
+    child.start()
+    child.join()
+    channel.send(("done",))
 
 
 def test_a_dead_engine_worker_is_an_error_not_a_hang(tmp_path: Path) -> None:
@@ -191,9 +210,12 @@ def test_a_dead_engine_worker_is_an_error_not_a_hang(tmp_path: Path) -> None:
     assert got == [("k1", "first")]  # what it finished before dying reached the cache
     with pytest.raises(BenchmarkError, match="failed: ValueError: unsupported model type"):
         run_in_subprocess(_worker_fails, (), [one], sink, "/ckpts/step-1")
+    with pytest.raises(BenchmarkError, match="exited with code 9"):
+        run_in_subprocess(_worker_dies_mid_message, ("k1",), [one], sink, "/ckpts/step-1")
     run_in_subprocess(_worker_ok, ("k1",), [one], sink, "/ckpts/step-1")
     assert got[-1] == ("k1", "answer")
-    assert time.monotonic() - started < 60  # four spawned interpreters; seconds each
+    run_in_subprocess(_worker_starts_a_child, (), [one], sink, "/ckpts/step-1")
+    assert time.monotonic() - started < 90  # six spawned interpreters; seconds each
 
 
 def test_limit_mm_per_prompt_follows_the_items(tmp_path: Path) -> None:

@@ -363,6 +363,8 @@ def convert_base(
     for name in VOCAB_PARAMS:
         if name in state:
             state[name] = _pad_vocab(state[name], vocab)
+    if config.get("tie_word_embeddings") and "lm_head.weight" not in state:
+        state["lm_head.weight"] = state["model.language_model.embed_tokens.weight"]  # tied
 
     vision_config = CLIPVisionConfig.from_pretrained(tower)
     text_config = LlamaConfig(**{k: config[k] for k in LLAMA_FIELDS if k in config})
@@ -426,6 +428,12 @@ def _adapter_targets(names: Sequence[str]) -> list[str]:
     return sorted(modules)
 
 
+# modules_to_save entries (matched by name suffix) → their transformers counterparts
+SAVED_MODULE_NAMES = {
+    "embed_tokens": "embed_tokens",
+    "lm_head": "lm_head",
+    "mm_projector": "multi_modal_projector",
+}
 KEPT_ADAPTER_FIELDS = (
     "r",
     "lora_alpha",
@@ -477,13 +485,26 @@ def convert_adapter(step_dir: Path, out: Path, *, base: ConvertedBase | Path) ->
     out.mkdir(parents=True)
     targets = _adapter_targets(list(lora))
     config = {k: files.config[k] for k in KEPT_ADAPTER_FIELDS if k in files.config}
-    modules_to_save = [rename(f"{m}.") for m in (files.config.get("modules_to_save") or [])]
+    for field in ("rank_pattern", "alpha_pattern"):  # keys are module names: rename them too
+        if config.get(field):
+            config[field] = {
+                (rename(f"{key}.") or f"{key}.").rstrip("."): value
+                for key, value in config[field].items()
+            }
+    modules_to_save = []
+    for module in files.config.get("modules_to_save") or []:
+        if module not in SAVED_MODULE_NAMES:  # dropping it would leave its weights unguarded
+            raise ConversionError(
+                f"{step_dir}: modules_to_save {module!r} has no known counterpart in "
+                f"LlavaForConditionalGeneration (known: {', '.join(SAVED_MODULE_NAMES)})"
+            )
+        modules_to_save.append(SAVED_MODULE_NAMES[module])
     config.update(
         peft_type="LORA",
         task_type=None,
         # exactly the converted modules: a bare "q_proj" would also hit the vision tower
         target_modules="|".join(re.escape(t) for t in targets),
-        modules_to_save=[m.rstrip(".") for m in modules_to_save if m] or None,
+        modules_to_save=modules_to_save or None,
         base_model_name_or_path=base_path.name,
         inference_mode=True,
     )

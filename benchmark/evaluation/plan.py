@@ -168,7 +168,12 @@ def plan(
     backends: dict[int, str] = {}
     if models:
         check_models(models, trust_remote_code=trust_remote_code)
-        backends = assign_backends(models, backend, allow_mixed=allow_mixed_backends)
+        backends = assign_backends(
+            models,
+            backend,
+            allow_mixed=allow_mixed_backends,
+            trust_remote_code=trust_remote_code,
+        )
     return Plan(
         entry_dir=entry_dir,
         submission=submission,

@@ -45,7 +45,11 @@ def get_backend(name: str, **options: object) -> Backend:
 
 
 def assign_backends(
-    models: Mapping[int, ModelSpec], backend: str, *, allow_mixed: bool = False
+    models: Mapping[int, ModelSpec],
+    backend: str,
+    *,
+    allow_mixed: bool = False,
+    trust_remote_code: bool = False,
 ) -> dict[int, str]:
     """step → the backend that generates it, decided before any model loads.
 
@@ -57,7 +61,7 @@ def assign_backends(
         return {step: backend for step in models}
     from benchmark.generation.vllm_plan import unservable_steps  # no vllm import
 
-    refused = unservable_steps(models)
+    refused = unservable_steps(models, trust_remote_code=trust_remote_code)
     if refused and not allow_mixed:
         details = "; ".join(f"step {step}: {reason}" for step, reason in sorted(refused.items()))
         raise BenchmarkError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,20 +132,29 @@ def attach_adapter(model: Any, path: Path, name: str, report: AdapterReport) -> 
         raise AdapterError(f"adapter {path}: " + "; ".join(problems))
 
 
-def _apply_trainables(model: Any, path: Path, report: AdapterReport) -> dict[str, Any]:
-    """Copy the adapter's non-LoRA tensors (e.g. its projector) into the base; return the
-    originals for :func:`_restore`."""
+def _snapshot(model: Any, targets: Iterable[str], originals: dict[str, Any]) -> None:
+    """Keep a copy of each base parameter in ``targets`` (once) for :func:`_restore`."""
+    for target in targets:
+        if target not in originals:
+            originals[target] = model.get_parameter(target).detach().clone()
+
+
+def _apply_trainables(
+    model: Any, path: Path, report: AdapterReport, originals: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Copy the adapter's non-LoRA tensors (e.g. its projector) into the base, keeping the
+    originals in ``originals`` (returned) for :func:`_restore` — each before it changes."""
+    originals = {} if originals is None else originals
     files = adapter_files(path)
     if files.trainables is None or not report.trainables:
-        return {}
+        return originals
     import torch
 
     values = read_tensors(files.trainables)
-    originals: dict[str, Any] = {}
     with torch.no_grad():
         for key, target in report.trainables.items():
+            _snapshot(model, [target], originals)
             param = model.get_parameter(target)
-            originals[target] = param.detach().clone()
             param.copy_(values[key].to(device=param.device, dtype=param.dtype))
     return originals
 
@@ -224,21 +233,36 @@ class HFBackend(Backend):
         except AttributeError:
             raise BenchmarkError(f"unknown dtype {self.dtype_name!r}") from None
 
-    def _load(self, path: Path) -> tuple[Any, Any]:
+    def _load(self, path: Path, *, is_base: bool) -> tuple[Any, Any]:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
+        # remote code only from the base (pinned to a hub commit), never from a checkpoint
+        remote = {"trust_remote_code": True} if self.trust_remote_code and is_base else {}
         try:
-            remote = {"trust_remote_code": True} if self.trust_remote_code else {}
             processor = AutoProcessor.from_pretrained(path, **remote)
-            model = AutoModelForImageTextToText.from_pretrained(path, dtype=self._dtype(), **remote)
+            model, info = AutoModelForImageTextToText.from_pretrained(
+                path, dtype=self._dtype(), output_loading_info=True, **remote
+            )
         except OSError as exc:
             raise BenchmarkError(f"cannot load a model from {path}: {exc}") from None
+        problems = [
+            f"{len(keys)} {label} (first: {', '.join(sorted(map(str, keys))[:3])})"
+            for label, keys in (
+                ("weights missing from the checkpoint", info.get("missing_keys") or ()),
+                ("weights of the wrong shape", info.get("mismatched_keys") or ()),
+            )
+            if keys
+        ]
+        if problems:  # transformers would fill them with random values and only log it
+            raise BenchmarkError(f"{path}: not loadable as it is: {'; '.join(problems)}")
         if not hasattr(processor, "tokenizer"):
             raise BenchmarkError(
                 f"{path}: AutoProcessor returned a bare {type(processor).__name__}, not a "
                 "multimodal processor (is the processor class installed/registered?)"
             )
         processor.tokenizer.padding_side = "left"
+        if processor.tokenizer.pad_token is None:  # e.g. Llama-3 tokenizers; batches pad
+            processor.tokenizer.pad_token = processor.tokenizer.eos_token
         pil_image_processor(processor, path, **remote)
         model.generation_config = greedy_generation_config(model, path)
         model.to(self.device).eval()
@@ -247,7 +271,7 @@ class HFBackend(Backend):
     def _base_model(self, path: Path) -> tuple[Any, Any]:
         if self._base is None or self._base[0] != path:
             self._drop_base()
-            model, processor = self._load(path)
+            model, processor = self._load(path, is_base=True)
             self._base = (path, model, processor)
         return self._base[1], self._base[2]
 
@@ -267,7 +291,7 @@ class HFBackend(Backend):
     def _model_for(self, spec: ModelSpec) -> Iterator[tuple[Any, Any]]:
         if spec.kind == "full":
             self._drop_base()
-            model, processor = self._load(spec.path)
+            model, processor = self._load(spec.path, is_base=False)
             try:
                 yield model, processor
             finally:
@@ -287,8 +311,12 @@ class HFBackend(Backend):
             label=f"step {spec.step}",
             trust_remote_code=self.trust_remote_code,
         )
-        originals = _apply_trainables(model, spec.path, report)
+        originals: dict[str, Any] = {}
         try:
+            # non-LoRA tensors copied into the base for this step only: its trainables, and
+            # saved parameters peft loads straight into the base (outside modules_to_save)
+            _snapshot(model, report.saved_params.values(), originals)
+            _apply_trainables(model, spec.path, report, originals)
             attach_adapter(model, spec.path, name, report)
             try:
                 model.set_adapter(name)

@@ -161,10 +161,10 @@ def _engine_worker(
     loras: dict[str, LoraSpec],
     lora_rank: int | None,
     options: dict[str, Any],
-    queue: Any,
+    channel: Any,
 ) -> None:  # pragma: no cover - runs in a subprocess with a GPU
-    """One engine in a fresh process: its predictions go back through ``queue``; any failure
-    is reported as ("error", text) before the process exits non-zero."""
+    """One engine in a fresh process: its predictions go back through ``channel`` (a pipe's
+    write end); any failure is reported as ("error", text) before it exits non-zero."""
     try:
         batch_invariant_mode(options)
         from transformers import AutoProcessor
@@ -175,12 +175,12 @@ def _engine_worker(
         llm = _engine(model_path, lora_rank=lora_rank, n_loras=len(loras), options=options)
 
         def sink(job: GenerationJob, items: Sequence[PromptItem], texts: Sequence[str]) -> None:
-            queue.put(("batch", jobs.index(job), [i.key for i in items], list(texts)))
+            channel.send(("batch", jobs.index(job), [i.key for i in items], list(texts)))
 
         _generate(llm, processor, jobs, loras, sink)
-        queue.put(("done",))
+        channel.send(("done",))
     except BaseException as exc:  # reported to the parent, which raises one clear error
-        queue.put(("error", f"{type(exc).__name__}: {' '.join(str(exc).split())[:2000]}"))
+        channel.send(("error", f"{type(exc).__name__}: {' '.join(str(exc).split())[:2000]}"))
         raise SystemExit(1) from None
 
 
@@ -207,32 +207,28 @@ POLL_SECONDS = 1.0
 
 
 def collect(
-    process: Any, queue: Any, jobs: Sequence[GenerationJob], sink: Sink, label: str
+    process: Any, channel: Any, jobs: Sequence[GenerationJob], sink: Sink, label: str
 ) -> None:
     """Pass a worker's predictions to ``sink`` until it says it is done.
 
-    Never waits on a dead worker: the queue is polled, and a worker that exits (out of
-    memory, killed, a bad path, an unsupported model) before saying "done" is one error
-    naming the checkpoint; what it finished is already in the cache.
+    Never waits on a dead worker: ``channel`` is the read end of a pipe whose only write end
+    is the worker's, so a worker that dies (out of memory, killed — even halfway through a
+    message —, a bad path, an unsupported model) before saying "done" ends the pipe, and
+    that is one error naming the checkpoint; what it finished is already in the cache.
     """
-    import queue as queue_module
-
     by_key = {item.key: item for job in jobs for item in job.items}
     while True:
+        if not channel.poll(POLL_SECONDS):
+            continue
         try:
-            message = queue.get(timeout=POLL_SECONDS)
-        except queue_module.Empty:
-            if process.is_alive():
-                continue
-            try:  # anything it flushed just before it died
-                message = queue.get(timeout=POLL_SECONDS)
-            except queue_module.Empty:
-                process.join()
-                raise BenchmarkError(
-                    f"vLLM worker for {label} exited with code {process.exitcode} before "
-                    "finishing (out of memory? killed? its own output is above); what it "
-                    "generated is cached: run again to resume, or use --backend hf"
-                ) from None
+            message = channel.recv()
+        except (EOFError, OSError):
+            process.join()
+            raise BenchmarkError(
+                f"vLLM worker for {label} exited with code {process.exitcode} before "
+                "finishing (out of memory? killed? its own output is above); what it "
+                "generated is cached: run again to resume, or use --backend hf"
+            ) from None
         kind = message[0]
         if kind == "done":
             break
@@ -247,19 +243,22 @@ def collect(
 def run_in_subprocess(
     target: Any, args: tuple[Any, ...], jobs: Sequence[GenerationJob], sink: Sink, label: str
 ) -> None:
-    """Run ``target(*args, queue)`` in a fresh (spawned) process and :func:`collect` from it.
+    """Run ``target(*args, channel)`` in a fresh (spawned) process and :func:`collect` from it.
 
     Every engine gets its own process, so its GPU memory is freed when it exits whatever
     vLLM's teardown does (in-process teardown frees it only in vLLM's default multiprocess
-    mode), before the next engine or the hf backend starts.
+    mode), before the next engine or the hf backend starts. Not a daemon: vLLM starts its
+    own engine-core (and tensor-parallel) processes from it, which daemons may not.
     """
     context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue), daemon=True)
+    reader, writer = context.Pipe(duplex=False)
+    process = context.Process(target=target, args=(*args, writer))
     process.start()
+    writer.close()  # the worker holds the only write end: its death ends the pipe
     try:
-        collect(process, queue, jobs, sink, label)
+        collect(process, reader, jobs, sink, label)
     finally:
+        reader.close()
         if process.is_alive():
             process.terminate()
             process.join(10)
@@ -293,7 +292,9 @@ class VLLMBackend(Backend):
         }
 
     def run(self, jobs: Sequence[GenerationJob], sink: Sink) -> None:
-        run_plan = plan_run(jobs)
+        run_plan = plan_run(
+            jobs, trust_remote_code=bool(self.options.get("trust_remote_code", False))
+        )
         for message in run_plan.messages:
             print(f"vllm: {message}", file=sys.stderr)
         options = {**self.options, "max_images": max_images(jobs)}
@@ -308,7 +309,8 @@ class VLLMBackend(Backend):
         for model_path, full_jobs in _group_full(run_plan.full_jobs).items():
             run_in_subprocess(
                 _engine_worker,
-                (model_path, full_jobs, {}, None, options),
+                # remote code only ever from the (pinned) base, never from a checkpoint
+                (model_path, full_jobs, {}, None, {**options, "trust_remote_code": False}),
                 full_jobs,
                 sink,
                 model_path,

@@ -157,7 +157,17 @@ def lora_supported(base_path: Path) -> tuple[bool, str]:
     return arch not in NO_LORA_ARCHITECTURES, arch
 
 
-def unservable_steps(models: Mapping[int, ModelSpec]) -> dict[int, str]:
+def _layout_of(base_path: Path, trust_remote_code: bool) -> BaseLayout | None:
+    """The base's module layout (a plan has checked every checkpoint against it already);
+    None where there is no model folder to read (plans built by hand in tests)."""
+    if not (Path(base_path) / "config.json").is_file():
+        return None
+    return base_layout(base_path, trust_remote_code=trust_remote_code)
+
+
+def unservable_steps(
+    models: Mapping[int, ModelSpec], *, trust_remote_code: bool = False
+) -> dict[int, str]:
     """step → why vLLM cannot serve it (LoRA steps only; an empty dict when it can)."""
     refused: dict[int, str] = {}
     checks: dict[str, AdapterCheck] = {}
@@ -173,9 +183,7 @@ def unservable_steps(models: Mapping[int, ModelSpec]) -> dict[int, str]:
             refused[step] = f"vLLM has no LoRA support for {arch}"
             continue
         if model.content_hash not in checks:
-            # (a plan has checked every checkpoint against its base already)
-            has_base = (Path(model.base_path) / "config.json").is_file()
-            layout = base_layout(model.base_path) if has_base else None
+            layout = _layout_of(model.base_path, trust_remote_code)
             checks[model.content_hash] = inspect_adapter(model.path, layout)
         check = checks[model.content_hash]
         if not check.supported:
@@ -230,7 +238,7 @@ class RunPlan:
     messages: list[str]
 
 
-def plan_run(jobs: Sequence[GenerationJob]) -> RunPlan:
+def plan_run(jobs: Sequence[GenerationJob], *, trust_remote_code: bool = False) -> RunPlan:
     """Split jobs between one engine per base, full-checkpoint subprocesses and hf.
 
     Jobs go to hf only when the plan says so (``job.backend == "hf"``, chosen before the
@@ -251,8 +259,9 @@ def plan_run(jobs: Sequence[GenerationJob]) -> RunPlan:
             continue
         if model.kind == "lora":
             check = checks.get(model.content_hash)
-            if check is None:
-                check = checks[model.content_hash] = inspect_adapter(model.path)
+            if check is None:  # judged as the plan judged it: on the base's layout
+                layout = _layout_of(model.base_path, trust_remote_code)
+                check = checks[model.content_hash] = inspect_adapter(model.path, layout)
             if not check.supported:
                 raise BenchmarkError(
                     f"step {model.step}: vLLM cannot serve adapter {model.path}: "
