@@ -61,6 +61,7 @@ OWNED = [
     "vicuna",
     "clip",
     "mm_projector.bin",
+    "mm_projector.bin.safetensors",
     "llava-base",
     "llava-step1-lora",
     "llava-step2-lora",
@@ -700,6 +701,21 @@ def write_expected() -> None:
 # ---------------------------------------------------------------------------
 
 
+def store_pickles_as_safetensors(out: Path) -> None:
+    """No pickle is committed: every `.bin` the codebase wrote becomes `<name>.bin.safetensors`
+    (the same tensors); the tests write them back as `.bin` in a temporary copy."""
+    from safetensors.torch import save_file
+
+    for path in sorted(out.rglob("*.bin")):
+        tensors = torch.load(path, map_location="cpu", weights_only=True)
+        save_file(
+            {k: v.contiguous() for k, v in tensors.items()},
+            f"{path}.safetensors",
+            metadata={"format": "pt"},
+        )
+        path.unlink()
+
+
 def main() -> None:
     default_out = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "llava_original"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -730,6 +746,7 @@ def main() -> None:
     write_lora_step("llava-step2-lora", 2, "llava-step1-lora/non_lora_trainables.bin")
     write_images()
     write_expected()
+    store_pickles_as_safetensors(out)
 
     files = [f for f in out.rglob("*") if f.is_file() and f.relative_to(out).parts[0] in OWNED]
     print(f"wrote {out}: {len(files)} files, {sum(f.stat().st_size for f in files)} bytes")
