@@ -428,7 +428,14 @@ def test_site_reads_only_its_inputs() -> None:
     ).stdout.split()
     allowed = ("benchmark.site", "benchmark.entry", "benchmark.metrics")
     assert all(
-        m in ("benchmark", "benchmark._files", "benchmark.errors", "benchmark.paths")
+        m
+        in (
+            "benchmark",
+            "benchmark._files",
+            "benchmark._strict_json",
+            "benchmark.errors",
+            "benchmark.paths",
+        )
         or m.startswith(allowed)
         for m in loaded
     ), loaded

@@ -31,7 +31,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.demo.tiny_models import DEFAULT_WORDS, count_parameters, tokenizer_corpus
+from benchmark.demo.tiny_models import (
+    DEFAULT_WORDS,
+    count_parameters,
+    tokenizer_corpus,
+    train_byte_level_bpe,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Shared: ChatML vocabulary
@@ -135,20 +140,9 @@ def _chatml_tokenizer(
     extra_special_tokens: dict[str, str],
 ) -> Any:
     """Byte-level BPE trained in memory, specials first; ChatML's EOS and padding."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=4096,  # an upper bound: merging stops once every corpus word is one token
-        min_frequency=1,
-        special_tokens=list(specials),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    core.train_from_iterator([*tokenizer_corpus(words), *CHATML_WORDS], trainer=trainer)
+    core = train_byte_level_bpe(specials, [*tokenizer_corpus(words), *CHATML_WORDS])
     # No BOS: Qwen-family prompts start with <|im_start|>. padding_side must go to the
     # constructor: set as an attribute later it is not saved.
     return PreTrainedTokenizerFast(

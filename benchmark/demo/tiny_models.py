@@ -20,7 +20,7 @@ Random weights give degenerate but deterministic text. A trainer (the demo's) ca
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,9 +134,10 @@ def chat_prompt(processor: Any, question: str, n_images: int) -> str:
 # Building
 
 
-def _build_tokenizer(words: Sequence[str]) -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
+def train_byte_level_bpe(specials: Sequence[str], corpus: Iterable[str]) -> Any:
+    """A byte-level BPE ``tokenizers.Tokenizer`` trained in memory, ``specials`` first (ids
+    0, 1, …); every corpus word ends up one token."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -144,11 +145,19 @@ def _build_tokenizer(words: Sequence[str]) -> Any:
     trainer = trainers.BpeTrainer(
         vocab_size=4096,  # an upper bound: merging stops once every corpus word is one token
         min_frequency=1,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=list(specials),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    core.train_from_iterator(tokenizer_corpus(words), trainer=trainer)
+    core.train_from_iterator(list(corpus), trainer=trainer)
+    return core
+
+
+def _build_tokenizer(words: Sequence[str]) -> Any:
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    core = train_byte_level_bpe(SPECIAL_TOKENS, tokenizer_corpus(words))
     bos_id = core.token_to_id(BOS)
     core.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)]

@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from benchmark._strict_json import printable, unique_keys
+
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 MULTILINE = frozenset("\n\t")  # what a multi-line field may hold of those categories
 YAML_TAG_PREFIX = "tag:yaml.org,2002:"
@@ -56,22 +58,10 @@ def plain_text(value: str, *, multiline: bool = False) -> str:
     return value
 
 
-def shown(text: str) -> str:
-    """Text from an entry as it may be printed on one line: what is not printable escaped
-    (``\\n``, ``\\x1b``, ``\\u202e``), everything else as it is."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+shown = printable  # text from an entry as it may be printed on one line
 
 
 # --------------------------------------------------------------------------- JSON
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {shown(key)!r}, keep one")
-        out[key] = value
-    return out
 
 
 def _no_constant(name: str) -> Any:
@@ -81,7 +71,7 @@ def _no_constant(name: str) -> Any:
 def loads_strict(text: str) -> Any:
     """JSON as a reviewer reads it: ValueError on a duplicate key, ``NaN`` or ``Infinity``
     (RecursionError when nested too deeply)."""
-    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    return json.loads(text, object_pairs_hook=unique_keys, parse_constant=_no_constant)
 
 
 def non_finite(value: Any, where: str = "") -> Iterator[str]:

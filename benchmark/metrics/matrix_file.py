@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark._strict_json import unique_keys
 from benchmark.metrics.definitions import (
     METRIC_DEFINITIONS_VERSION,
     MetricValue,
@@ -208,19 +209,10 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not an accuracy")
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}; keep one")
-        out[key] = value
-    return out
-
-
 def _read_json(path: Path) -> MatrixFile:
     text = _read_text(path)
     try:
-        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
