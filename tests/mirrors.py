@@ -231,8 +231,12 @@ def mathvista_annotation(path: Path) -> dict[str, tuple[str, ...]]:
     return {f"testmini_{r[0]}": (r[1],) for r in rows}
 
 
+MMT_ANSWERS = "mmt-bench/MMT-Bench_ALL_MI_anno.tsv"  # the mllm-cl-ability suite's extra file
+
+
 def mmt_annotation(path: Path) -> dict[str, str]:
-    """An MMT-Bench TSV (index, question, A.., answer, category, base64 image)."""
+    """MMT-Bench's released test annotations (index, question, A.., answer, category, and a
+    base64 image column, which the loader drops)."""
     image = base64.b64encode(png_bytes(3)).decode()
     header = ["index", "question", "A", "B", "C", "D", "answer", "category", "image"]
     rows = [
@@ -306,7 +310,7 @@ def ability_mirror(root: Path) -> Expected:
         [f"VP/images/vp_t{i}.png" for i in range(2)],
     )
     math_gold = mathvista_annotation(root / "mathvista/data/testmini-00000-of-00001.parquet")
-    gui_gold = mmt_annotation(root / "mmt-bench/MMT-Bench_ALL.tsv")
+    gui_gold = mmt_annotation(root / MMT_ANSWERS)
     expected["ocr"] = {
         "test": {
             "ocr-0": (("STOP", "stop sign"), "ocrbench"),

@@ -3,14 +3,20 @@ mirror path, safe archive extraction, the extraction cache, and the raw-file man
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tarfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mirrors import (
+    MMT_ANSWERS,
     SHA,
     FakeHub,
     ability_mirror,
@@ -22,6 +28,7 @@ from mirrors import (
 )
 
 from benchmark.errors import SourceError, SuiteError
+from benchmark.suites.console import show_text
 from benchmark.suites.prepare import prepare_suite
 from benchmark.suites.registry import SourceSpec, load_suite
 from benchmark.suites.sources import hub
@@ -69,40 +76,162 @@ def test_domain_through_the_hub_path(
     assert from_mirror["raw_files"] == manifest["raw_files"]
 
 
-def test_extra_repos_are_fetched_and_pinned_the_same_way(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@contextmanager
+def serving(folder: Path) -> Iterator[tuple[str, list[str]]]:
+    """A real HTTP server on localhost serving ``folder``: (base URL, paths requested)."""
+    requested: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def do_GET(self) -> None:
+            requested.append(self.path)
+            super().do_GET()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requested
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _answers_at(suite: Any, url: str, sha256: str | None) -> Any:
+    """The ability suite with its MMT-Bench answers file at ``url``, pinned to ``sha256``."""
+    options = dict(suite.source.options)
+    options["extra_files"] = [{**options["extra_files"][0], "url": url, "sha256": sha256}]
+    source = suite.source.model_copy(update={"options": options})
+    return suite.model_copy(update={"source": source})
+
+
+def test_extra_repos_and_extra_files_are_fetched_and_pinned(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     mirror = tmp_path / "upstream"
     expected = ability_mirror(mirror)
     fake = FakeHub(
         tmp_path / "hf-cache",
-        {
-            "MLLM-CL/MLLM-CL": mirror,
-            "AI4Math/MathVista": mirror / "mathvista",
-            "OpenGVLab/MMT-Bench": mirror / "mmt-bench",
-        },
+        {"MLLM-CL/MLLM-CL": mirror, "AI4Math/MathVista": mirror / "mathvista"},
     )
     monkeypatch.setattr("huggingface_hub.snapshot_download", fake)
+    published = load_suite("mllm-cl-ability").source.options["extra_files"][0]
+    assert published["url"].endswith("/26026523/MMT-Bench_ALL_MI_anno.tsv")
+    answers = (mirror / MMT_ANSWERS).read_bytes()
+    digest = hashlib.sha256(answers).hexdigest()
+    with serving(mirror / "mmt-bench") as (base, requested):
+        suite = _answers_at(
+            load_suite("mllm-cl-ability"), f"{base}/MMT-Bench_ALL_MI_anno.tsv", None
+        )
+        with pytest.warns(hub.UnpinnedRevisionWarning) as warned:
+            manifest = prepare_suite(suite)
+        assert f"is not pinned; its sha256 is {digest}" in capsys.readouterr().err
+        assert sorted(str(w.message).split(": ")[0] for w in warned) == sorted(
+            ["AI4Math/MathVista", "MLLM-CL/MLLM-CL", f"{base}/MMT-Bench_ALL_MI_anno.tsv"]
+        )
+        assert [
+            (c["repo_id"], c["repo_type"], c["revision"], c["allow_patterns"]) for c in fake.calls
+        ] == [
+            ("MLLM-CL/MLLM-CL", "dataset", None, list(suite.source.allow_patterns)),
+            ("AI4Math/MathVista", "dataset", None, ["data/testmini-*.parquet"]),
+        ]
+        assert requested == ["/MMT-Bench_ALL_MI_anno.tsv"]
+        assert prepared(home, "mllm-cl-ability") == expected
+        upstream = manifest["source"]["upstream"]
+        assert upstream[1]["resolved_revision"] == SHA  # recorded when unpinned
+        assert upstream[2] == {
+            "url": f"{base}/MMT-Bench_ALL_MI_anno.tsv",
+            "sha256": None,
+            "resolved_sha256": digest,  # recorded when unpinned
+            "path": MMT_ANSWERS,
+            "origin": "url",
+        }
+        assert manifest["raw_files"][MMT_ANSWERS] == digest
+        kept = home / "cache" / "downloads" / digest / "MMT-Bench_ALL_MI_anno.tsv"
+        assert kept.read_bytes() == answers
+
+        # pinned: the kept file is used without the network, and the records are the same
+        pinned = _answers_at(suite, suite.source.options["extra_files"][0]["url"], digest)
+        again = prepare_suite(pinned)
+        assert requested == ["/MMT-Bench_ALL_MI_anno.tsv"]
+        assert again["task_hashes"] == manifest["task_hashes"]
+        assert f"prepared from {base}/MMT-Bench_ALL_MI_anno.tsv (sha256 {digest})" in (
+            show_text("mllm-cl-ability")
+        )
+
+        # a pin the server's file does not match: refused, nothing kept, records untouched
+        other = _answers_at(suite, f"{base}/MMT-Bench_ALL_MI_anno.tsv?v=2", "0" * 64)
+        with pytest.raises(SourceError, match=f"the download has sha256 {digest}, the suite pins"):
+            prepare_suite(other)
+        assert sorted(p.name for p in (home / "cache" / "downloads").iterdir()) == [digest]
+        assert prepared(home, "mllm-cl-ability") == expected
+
+        # a mirror's copy must be the pinned file too
+        with pytest.raises(SourceError, match=f"{MMT_ANSWERS}: sha256 {digest}, but the suite"):
+            prepare_suite(_answers_at(suite, published["url"], "1" * 64), from_dir=mirror)
+
+
+def test_unreachable_extra_file_is_one_line_with_the_mirror_path(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = tmp_path / "upstream"
+    ability_mirror(mirror)
+    monkeypatch.setattr(
+        "huggingface_hub.snapshot_download",
+        FakeHub(
+            tmp_path / "hf-cache",
+            {"MLLM-CL/MLLM-CL": mirror, "AI4Math/MathVista": mirror / "mathvista"},
+        ),
+    )
+    with serving(tmp_path / "empty-site") as (base, _):
+        suite = _answers_at(load_suite("mllm-cl-ability"), f"{base}/gone.tsv", "2" * 64)
+        with pytest.warns(hub.UnpinnedRevisionWarning), pytest.raises(SourceError) as info:
+            prepare_suite(suite)
+    message = str(info.value)
+    assert message.startswith(f"cannot download {base}/gone.tsv: ")
+    assert "404" in message and "\n" not in message
+    assert message.endswith(f"the file at DIR/{MMT_ANSWERS})")
+    assert not list((home / "cache" / "downloads").glob("**/*.partial"))
+
+
+def test_extra_file_in_a_mirror_must_be_a_regular_file_inside_it(
+    home: Path, tmp_path: Path
+) -> None:
+    mirror = tmp_path / "mirror"
+    ability_mirror(mirror)
+    answers = mirror / MMT_ANSWERS
+    outside = tmp_path / "outside.tsv"
+    answers.rename(outside)
+    answers.symlink_to(outside)
+    with pytest.raises(SourceError, match="a symbolic link to .*outside the mirror"):
+        prepare_suite(load_suite("mllm-cl-ability"), from_dir=mirror)
+    answers.unlink()
+    os.mkfifo(answers)
+    with pytest.raises(SourceError, match="is a FIFO, not a regular file"):
+        prepare_suite(load_suite("mllm-cl-ability"), from_dir=mirror)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"url": "file:///etc/passwd", "sha256": None, "path": "a/b.tsv"}, "expected an https"),
+        ({"url": "https://x/y.tsv", "sha256": "ABC", "path": "a/b.tsv"}, "64 lowercase hex"),
+        ({"url": "https://x/y.tsv", "sha256": None, "path": "b.tsv"}, "at least one folder"),
+        ({"url": "https://x/y.tsv", "sha256": None, "path": "../a/b.tsv"}, "at least one folder"),
+        ({"url": "https://x/y.tsv", "path": "a/b.tsv", "md5": "x"}, "unknown key"),
+        ({"url": "https://x/y.tsv", "sha256": None, "path": "mathvista/b.tsv"}, "share the folder"),
+    ],
+)
+def test_extra_file_entries_are_checked(entry: dict[str, Any], message: str) -> None:
     suite = load_suite("mllm-cl-ability")
-    with pytest.warns(hub.UnpinnedRevisionWarning) as warned:
-        manifest = prepare_suite(suite)
-    assert sorted(str(w.message).split(":")[0] for w in warned) == [
-        "AI4Math/MathVista",
-        "MLLM-CL/MLLM-CL",
-        "OpenGVLab/MMT-Bench",
-    ]
-    assert [
-        (c["repo_id"], c["repo_type"], c["revision"], c["allow_patterns"]) for c in fake.calls
-    ] == [
-        ("MLLM-CL/MLLM-CL", "dataset", None, list(suite.source.allow_patterns)),
-        ("AI4Math/MathVista", "dataset", None, ["data/testmini-*.parquet"]),
-        ("OpenGVLab/MMT-Bench", "dataset", None, ["MMT-Bench_ALL.tsv"]),
-    ]
-    assert prepared(home, "mllm-cl-ability") == expected
-    upstream = {u["repo_id"]: u for u in manifest["source"]["upstream"]}
-    assert upstream["AI4Math/MathVista"]["resolved_revision"] == SHA  # recorded when unpinned
-    assert upstream["OpenGVLab/MMT-Bench"]["subdir"] == "mmt-bench"
-    assert "mmt-bench/MMT-Bench_ALL.tsv" in manifest["raw_files"]
+    options = {**suite.source.options, "extra_files": [entry]}
+    with pytest.raises(SuiteError, match=message):
+        hub.repo_specs(suite.source.model_copy(update={"options": options}))
 
 
 def test_download_failure_is_one_line(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,14 +246,20 @@ def test_download_failure_is_one_line(home: Path, monkeypatch: pytest.MonkeyPatc
     assert "--from DIR" in message and "\n" not in message
 
 
-def test_mirror_without_an_extra_repo_folder(home: Path, tmp_path: Path) -> None:
+def test_mirror_without_an_extra_repo_folder_or_file(home: Path, tmp_path: Path) -> None:
     mirror = tmp_path / "mirror"
     ability_mirror(mirror)
-    shutil.rmtree(mirror / "mmt-bench")
+    (mirror / MMT_ANSWERS).unlink()
     with pytest.raises(
         SourceError,
-        match=r"mmt-bench: mirror folder not found; expected the "
-        r"files of OpenGVLab/MMT-Bench",
+        match=r"mmt-bench/MMT-Bench_ALL_MI_anno.tsv: file not found in the mirror; put the file "
+        r"published at https://github.com/user-attachments/files/26026523/",
+    ):
+        prepare_suite(load_suite("mllm-cl-ability"), from_dir=mirror)
+    shutil.rmtree(mirror / "mathvista")
+    with pytest.raises(
+        SourceError,
+        match=r"mathvista: mirror folder not found; expected the files of AI4Math/MathVista",
     ):
         prepare_suite(load_suite("mllm-cl-ability"), from_dir=mirror)
 

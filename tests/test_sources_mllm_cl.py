@@ -82,7 +82,7 @@ def test_ability_from_mirror_with_annotations(home: Path, tmp_path: Path) -> Non
     assert prepared(home, "mllm-cl-ability") == expected
     assert assert_golds_score(home, "mllm-cl-ability") == 8
     assert "mathvista/data/testmini-00000-of-00001.parquet" in manifest["raw_files"]
-    assert "mmt-bench/MMT-Bench_ALL.tsv" in manifest["raw_files"]
+    assert "mmt-bench/MMT-Bench_ALL_MI_anno.tsv" in manifest["raw_files"]
     math = {
         r.uid.rsplit("/", 1)[1]: r for r in read_records(records_path("mllm-cl-ability", "math"))
     }
@@ -172,7 +172,7 @@ def test_missing_annotation_entry_names_both_files(home: Path, tmp_path: Path) -
     path.write_text(json.dumps(items))
     message = _fails(mirror, "mllm-cl-ability")
     assert message.startswith("Ability_data/APP_test/test.json: record 1 (id 'ALL_99') has no")
-    assert "mmt-bench/MMT-Bench_ALL.tsv" in message
+    assert "mmt-bench/MMT-Bench_ALL_MI_anno.tsv" in message
 
 
 def test_image_path_escaping_the_folder_is_refused(home: Path, domain) -> None:

@@ -92,7 +92,13 @@ def show_text(spec: str) -> str:
             f"  also: {extra.get('repo_id')} @ {revision} (mirror folder "
             f"{extra.get('subdir', '.')}/)"
         )
+    for extra in suite.source.options.get("extra_files", []) or []:
+        pin = f"sha256 {extra.get('sha256')}" if extra.get("sha256") else "sha256 not pinned"
+        out.append(f"  also: {extra.get('url')} ({pin}; mirror file {extra.get('path')})")
     for repo in (manifest or {}).get("source", {}).get("upstream", []) or []:
+        if repo.get("url"):
+            out.append(f"  prepared from {repo['url']} (sha256 {repo.get('resolved_sha256')})")
+            continue
         resolved = repo.get("resolved_revision") or repo.get("revision")
         if resolved:
             out.append(f"  prepared from {repo.get('repo_id')} @ {resolved}")

@@ -140,13 +140,9 @@ def prepare_suite(
     source = load_source(suite.source.module)
     raw_dir, raw_files = None, {}
     upstream: list[dict[str, Any]] = []
-    if (
-        suite.source.repo_id is not None
-        or from_dir is not None
-        or suite.source.options.get("extra_repos")
-    ):
-        from benchmark.suites.sources import hub
+    from benchmark.suites.sources import hub
 
+    if from_dir is not None or hub.has_upstream(suite.source):
         raw_dir, raw_files = hub.materialise(suite.source, from_dir=from_dir, home=home)
         upstream = hub.upstream(raw_dir)
     target = suite_data_dir(suite.id, home)
@@ -246,7 +242,9 @@ def records_path(
 
 def ensure_prepared(suite: Suite) -> dict[str, Any]:
     manifest_path = suite_data_dir(suite.id) / "manifest.json"
-    offline = suite.source.repo_id is None and not suite.source.options.get("extra_repos")
+    from benchmark.suites.sources.hub import has_upstream
+
+    offline = not has_upstream(suite.source)
     if offline and not _prepared_is_current(manifest_path, suite.version):
         print(f"preparing {suite.id} (built in, offline) …", file=sys.stderr)
         prepare_suite(suite)

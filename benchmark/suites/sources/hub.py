@@ -6,12 +6,18 @@ Two ways in, one layout out:
   allow_patterns=...)`` into the standard HF cache (``HF_HOME``, ``HF_HUB_OFFLINE``, tokens:
   the usual environment variables apply). An unpinned revision is allowed but warns, and the
   commit it resolved to is recorded.
+- **url** (``source.options.extra_files``): single files published outside the hub (the
+  MMT-Bench test answers are a GitHub issue attachment), each ``{url, sha256, path}``. Fetched
+  with ``huggingface_hub``'s HTTP client into ``<data home>/cache/downloads/<sha256>/``; a
+  pinned ``sha256`` is checked before the file is kept (and a cached copy is used without the
+  network), an unpinned one warns and the hash it got is recorded.
 - **mirror** (``tasks prepare SUITE --from DIR``): the same files laid out as in the hub repo,
   under ``DIR``. Extra repos (``source.options.extra_repos``: annotation files such as MathVista
-  testmini or MMT-Bench) are looked up under ``DIR/<subdir>``::
+  testmini) are looked up under ``DIR/<subdir>``, extra files at ``DIR/<path>``::
 
       DIR/                    the suite's main repo (e.g. MLLM-CL/MLLM-CL), as on the hub
       DIR/<subdir>/           one folder per extra repo, as on the hub (e.g. DIR/mathvista/)
+      DIR/<path>              one file per extra file (e.g. DIR/mmt-bench/MMT-Bench_…tsv)
 
   Hidden files and folders (``.git``, ``.cache``, ``.gitattributes``) are ignored, and a
   suite's ``allow_patterns`` filter a mirror exactly as they filter a download.
@@ -56,6 +62,7 @@ from benchmark.suites.sources.archives import (  # noqa: F401 - tests use them v
     is_archive,
 )
 from benchmark.suites.sources.common import file_kind
+from benchmark.suites.sources.downloads import download_file
 
 UPSTREAM_FILE = ".upstream.json"
 _HEX = frozenset("0123456789abcdef")
@@ -67,12 +74,21 @@ class UnpinnedRevisionWarning(UserWarning):
 
 @dataclass(frozen=True)
 class RepoSpec:
-    """One hub dataset repo to fetch: the suite's own (``subdir == ""``) or an extra one."""
+    """One upstream source: a hub dataset repo (the suite's own, ``subdir == ""``, or an extra
+    one), or a single file at ``url`` (then ``allow_patterns`` is its file name, ``subdir``
+    the folder it is shown in, and ``sha256`` its pinned content hash)."""
 
     repo_id: str | None
     revision: str | None
     allow_patterns: tuple[str, ...]
     subdir: str = ""
+    url: str | None = None
+    sha256: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name this source."""
+        return self.repo_id or self.url or "the suite's files"
 
 
 @dataclass(frozen=True)
@@ -90,8 +106,18 @@ class Fetched:
 # --------------------------------------------------------------------------- specs
 
 
-def _is_sha(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 40 and set(value) <= _HEX
+def _is_sha(value: object, length: int = 40) -> bool:
+    return isinstance(value, str) and len(value) == length and set(value) <= _HEX
+
+
+def _relative_folder(value: object) -> PurePosixPath | None:
+    """``value`` as a relative posix path without ``.``, ``..`` or hidden parts, else None."""
+    if not isinstance(value, str) or not value or value.startswith("/") or "\\" in value:
+        return None
+    path = PurePosixPath(value)
+    if any(p in ("..", ".") or p.startswith(".") for p in path.parts):
+        return None
+    return path
 
 
 def _extra_spec(index: int, entry: object) -> RepoSpec:
@@ -115,18 +141,58 @@ def _extra_spec(index: int, entry: object) -> RepoSpec:
     return RepoSpec(repo_id, revision, tuple(patterns), PurePosixPath(subdir).as_posix())
 
 
-def repo_specs(source: Any) -> list[RepoSpec]:
-    """The suite's own repo and its extra repos, in that order.
+def _file_spec(index: int, entry: object) -> RepoSpec:
+    where = f"source.options.extra_files[{index}]"
+    if not isinstance(entry, dict):
+        raise SuiteError(f"{where}: expected a mapping with url, sha256, path")
+    unknown = sorted(set(entry) - {"url", "sha256", "path"})
+    if unknown:
+        raise SuiteError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    url, sha256, path = entry.get("url"), entry.get("sha256"), entry.get("path")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise SuiteError(f"{where}.url: expected an https:// address, got {url!r}")
+    if sha256 is not None and not _is_sha(sha256, 64):
+        raise SuiteError(f"{where}.sha256: must be 64 lowercase hex characters, or null")
+    shown = _relative_folder(path)
+    if shown is None or len(shown.parts) < 2:
+        raise SuiteError(
+            f"{where}.path: expected where the file goes in the raw folder, as folder/name "
+            f"(a relative path with at least one folder), got {path!r}"
+        )
+    return RepoSpec(None, None, (shown.name,), shown.parent.as_posix(), url, sha256)
 
-    The own repo is left out only when the suite names none but has extra repos (a suite
+
+def _entries(source: Any, key: str) -> list[Any]:
+    entries = source.options.get(key) or []
+    if not isinstance(entries, list):
+        raise SuiteError(f"source.options.{key}: expected a list")
+    return entries
+
+
+def has_upstream(source: Any) -> bool:
+    """Whether a suite reads upstream files (a hub repo, extra repos or extra files)."""
+    options = source.options
+    return bool(source.repo_id or options.get("extra_repos") or options.get("extra_files"))
+
+
+def repo_specs(source: Any) -> list[RepoSpec]:
+    """The suite's own repo, its extra repos and its extra files, in that order.
+
+    The own repo is left out only when the suite names none but has other sources (a suite
     assembled from several hub datasets, such as ``routing``).
     """
-    extras = source.options.get("extra_repos") or []
-    if not isinstance(extras, list):
-        raise SuiteError("source.options.extra_repos: expected a list of repos")
-    specs = [_extra_spec(i, entry) for i, entry in enumerate(extras)]
+    specs = [_extra_spec(i, e) for i, e in enumerate(_entries(source, "extra_repos"))]
+    specs += [_file_spec(i, e) for i, e in enumerate(_entries(source, "extra_files"))]
     if source.repo_id is not None or not specs:
         specs.insert(0, RepoSpec(source.repo_id, source.revision, tuple(source.allow_patterns)))
+    folders = [s.subdir for s in specs if s.subdir]
+    for folder in folders:
+        nested = [f for f in folders if f != folder and f.startswith(f"{folder}/")]
+        if folders.count(folder) > 1 or nested:
+            raise SuiteError(
+                f"source.options: two extra sources share the folder {folder!r}; give each "
+                "extra repo and extra file a folder of its own"
+            )
     return specs
 
 
@@ -220,19 +286,45 @@ def _walk(
 
 def _from_mirror(spec: RepoSpec, from_dir: Path, skip: Iterable[str]) -> Fetched:
     root = from_dir / spec.subdir if spec.subdir else from_dir
-    what = spec.repo_id or "the suite's files"
+    if spec.url is not None:
+        expected = root / spec.allow_patterns[0]
+        if not os.path.lexists(expected):
+            raise SourceError(
+                f"{expected}: file not found in the mirror; put the file published at "
+                f"{spec.url} there (extra files live at DIR/<path> of the mirror)"
+            )
     if not root.is_dir():
         raise SourceError(
-            f"{root}: mirror folder not found; expected the files of {what} there "
+            f"{root}: mirror folder not found; expected the files of {spec.label} there "
             f"(extra repos live in DIR/<subdir> of the mirror)"
         )
     inside = Path(os.path.realpath(from_dir, strict=True))
     files = _walk(root, spec.allow_patterns, skip, inside=inside, where="mirror")
+    if spec.url is not None:
+        files = {name: files[name] for name in spec.allow_patterns}  # nothing else there
     if not files:
         raise SourceError(
-            f"{root}: no file matches allow_patterns {list(spec.allow_patterns)} of {what}"
+            f"{root}: no file matches allow_patterns {list(spec.allow_patterns)} of {spec.label}"
         )
     return Fetched(spec, root, files, "mirror", spec.revision)
+
+
+def _from_url(spec: RepoSpec, home: Path) -> Fetched:
+    assert spec.url is not None
+    name = spec.allow_patterns[0]
+    if spec.sha256 is None:
+        warnings.warn(
+            f"{spec.url}: no pinned sha256; downloading whatever the address serves today. "
+            "Pin the sha256 in the suite YAML for reproducible data.",
+            UnpinnedRevisionWarning,
+            stacklevel=3,
+        )
+    path, digest = download_file(
+        spec.url, name, spec.sha256, home / "cache" / "downloads", mirror_hint=spec.subdir
+    )
+    if spec.sha256 is None:
+        print(f"warning: {spec.url} is not pinned; its sha256 is {digest}", file=sys.stderr)
+    return Fetched(spec, path.parent, {name: path}, "url", digest)
 
 
 def _from_hub(spec: RepoSpec) -> Fetched:
@@ -276,16 +368,16 @@ def _from_hub(spec: RepoSpec) -> Fetched:
     return Fetched(spec, root, files, "hub", resolved)
 
 
-def fetch(specs: list[RepoSpec], from_dir: Path | None) -> list[Fetched]:
-    """Every repo's files, from the hub or from the mirror ``from_dir``."""
+def fetch(specs: list[RepoSpec], from_dir: Path | None, home: Path) -> list[Fetched]:
+    """Every source's files, from the hub and URLs or from the mirror ``from_dir``."""
     if from_dir is None:
         for spec in specs:
-            if spec.repo_id is None:
+            if spec.repo_id is None and spec.url is None:
                 raise SourceError(
                     "the suite names no hub repo (source.repo_id); prepare it from a local "
                     "mirror with --from DIR"
                 )
-        return [_from_hub(spec) for spec in specs]
+        return [_from_url(s, home) if s.url else _from_hub(s) for s in specs]
     from_dir = Path(from_dir)
     if not from_dir.is_dir():
         raise SourceError(f"{from_dir}: mirror folder not found")
@@ -444,18 +536,45 @@ def upstream(raw_dir: Path | None) -> list[dict[str, Any]]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
 
 
-def _describe(fetched: list[Fetched]) -> list[dict[str, Any]]:
-    return [
-        {
-            "repo_id": f.spec.repo_id,
-            "revision": f.spec.revision,
-            "resolved_revision": f.resolved_revision,
-            "subdir": f.spec.subdir,
-            "origin": f.origin,
-            "files": len(f.files),
-        }
-        for f in fetched
-    ]
+def _describe(fetched: list[Fetched], hashes: dict[str, str]) -> list[dict[str, Any]]:
+    described: list[dict[str, Any]] = []
+    for f in fetched:
+        if f.spec.url is not None:
+            path = _view_path(f, f.spec.allow_patterns[0])
+            described.append(
+                {
+                    "url": f.spec.url,
+                    "sha256": f.spec.sha256,
+                    "resolved_sha256": hashes[path],
+                    "path": path,
+                    "origin": f.origin,
+                }
+            )
+            continue
+        described.append(
+            {
+                "repo_id": f.spec.repo_id,
+                "revision": f.spec.revision,
+                "resolved_revision": f.resolved_revision,
+                "subdir": f.spec.subdir,
+                "origin": f.origin,
+                "files": len(f.files),
+            }
+        )
+    return described
+
+
+def _check_pins(fetched: list[Fetched], hashes: dict[str, str]) -> None:
+    """A mirror's copy of a pinned extra file must be the pinned file."""
+    for f in fetched:
+        if f.spec.url is None or f.spec.sha256 is None:
+            continue
+        path = _view_path(f, f.spec.allow_patterns[0])
+        if hashes[path] != f.spec.sha256:
+            raise SourceError(
+                f"{f.root / f.spec.allow_patterns[0]}: sha256 {hashes[path]}, but the suite pins "
+                f"{f.spec.sha256} for {f.spec.url} (a different file than the one published)"
+            )
 
 
 def materialise(
@@ -466,15 +585,16 @@ def materialise(
     ``raw_files`` maps each raw file's path in ``raw_dir`` to its sha256.
     """
     home = Path(home) if home is not None else data_home()
-    fetched = fetch(repo_specs(source), from_dir)
+    fetched = fetch(repo_specs(source), from_dir, home)
     hashes = _hash_all(fetched, _HashMemo(home))
+    _check_pins(fetched, hashes)
     view = _view_dir(fetched, home)
     tmp = view.with_name(f".{view.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         _build_view(tmp, fetched, hashes, home)
-        (tmp / UPSTREAM_FILE).write_text(json.dumps(_describe(fetched), indent=2) + "\n")
+        (tmp / UPSTREAM_FILE).write_text(json.dumps(_describe(fetched, hashes), indent=2) + "\n")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -6,7 +6,7 @@ Expected layout of the raw directory (archives already extracted by ``hub``)::
     Ability_data/{OCR,Math,APP,VP}/{images/, train.json}
     Ability_data/{OCR,Math,APP,VP}_test/{images/, test.json}
     mathvista/data/testmini-*.parquet     (extra repo AI4Math/MathVista: Math gold answers)
-    mmt-bench/MMT-Bench_ALL.tsv           (extra repo OpenGVLab/MMT-Bench: GUI gold answers)
+    mmt-bench/MMT-Bench_ALL_MI_anno.tsv   (extra file: MMT-Bench's released test answers, GUI)
 
 Train files hold LLaVA ``conversations`` (question = the human turn without ``<image>``,
 answer = the gpt turn; turn pairs after the first get ``#<k>`` ids); test files hold
