@@ -747,6 +747,14 @@ def test_reported_only_entries_are_flagged_and_unranked(
     assert "paper-table" not in set(frame["name"])
 
 
+def test_no_scatter_without_points(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, _ = built
+    index = (site / "index.html").read_text("utf-8")
+    routing = index[index.index('id="routing-v1"') : index.index('id="shapes-v1"')]
+    assert 'class="scatter"' not in routing  # T = 1: no forgetting, nothing to plot
+    assert "nothing to plot" in routing
+
+
 def test_a_suite_with_only_reported_entries(tmp_path: Path) -> None:
     submissions = tmp_path / "submissions"
     write_reported_entry(submissions, "paper-only", suite="msvqa")

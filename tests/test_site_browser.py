@@ -245,6 +245,28 @@ def test_filters(page: Page, site: Path) -> None:
         assert visible_names(page) == SHAPES
 
 
+def test_filters_apply_to_the_reported_block(page: Page, site: Path) -> None:
+    """The base model and flag filters also narrow the suite's reported-only block; the
+    'reported' state shows that block alone."""
+    page.goto(url(site, "index.html"))
+    form = "form[data-table='board-shapes-v1']"
+    reported = "#reported-shapes-v1"
+    assert visible_names(page, reported) == ["paper-table"]
+    page.select_option(f"{form} select[data-attr='baseModel']", f"org/small-vlm@{SHA40}")
+    assert visible_names(page, reported) == []
+    page.select_option(f"{form} select[data-attr='baseModel']", f"org/tiny-vlm@{SHA40}")
+    assert visible_names(page, reported) == ["paper-table"]
+    page.select_option(f"{form} select[data-attr='verified']", "reported")
+    assert visible_names(page) == [] and visible_names(page, reported) == ["paper-table"]
+    page.select_option(f"{form} select[data-attr='verified']", "verified")
+    assert visible_names(page, reported) == []
+    page.click(f"{form} button[type='reset']")
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#reported-shapes-v1 tbody tr'))"
+        ".every((r) => !r.hidden)"
+    )
+
+
 def test_filters_combine(page: Page, site: Path) -> None:
     page.goto(url(site, "index.html"))
     form = "form[data-table='board-shapes-v1']"

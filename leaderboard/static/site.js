@@ -63,16 +63,28 @@
     var selects = Array.prototype.slice.call(form.querySelectorAll("select[data-attr]"));
     var shown = form.querySelector(".shown");
 
+    // the suite's reported-only block (a paper's numbers) follows the same filters
+    var also = document.getElementById(form.getAttribute("data-also") || "");
+
+    function keep(row) {
+      return selects.every(function (select) {
+        return select.value === "" || row.dataset[select.getAttribute("data-attr")] === select.value;
+      });
+    }
+
     function apply() {
       var rows = table.tBodies[0].rows;
       var visible = 0;
       Array.prototype.forEach.call(rows, function (row) {
-        var keep = selects.every(function (select) {
-          return select.value === "" || row.dataset[select.getAttribute("data-attr")] === select.value;
-        });
-        row.hidden = !keep;
-        if (keep) { visible += 1; }
+        row.hidden = !keep(row);
+        if (!row.hidden) { visible += 1; }
       });
+      if (also) {
+        Array.prototype.forEach.call(also.tBodies[0].rows, function (row) {
+          // "verified" / "self-reported" are ranked entries' states: a paper's table is neither
+          row.hidden = !keep(row);
+        });
+      }
       if (shown) { shown.textContent = "showing " + visible + " of " + rows.length; }
     }
 
