@@ -645,12 +645,13 @@ def test_entry_page_shows_reported_next_to_measured(
     page = site / "shapes-v1" / "seq-lora.html"
     rows = cells_of(page, "paper-table")
     # last: the paper states 56.0; we measured 64.5 with interval 63.0 - 66.0
-    assert rows["last"]["cells"][:4] == ["56.0", "64.5", "63.0 \u2013 66.0", "+8.5"]
+    # (reported numbers keep two decimals, as papers print them)
+    assert rows["last"]["cells"][:4] == ["56.00", "64.5", "63.0 \u2013 66.0", "+8.5"]
     assert 'data-inside="no"' in rows["last"]["attrs"]
     assert "outside our 95% interval" in rows["last"]["cells"][4]
     # avg from the paper's lower-triangular matrix, with the package's own metric code
-    assert rows["avg"]["cells"][0] == "74.0 from its matrix"
-    assert rows["bwt"]["cells"][0] == "\u221216.0 from its matrix"
+    assert rows["avg"]["cells"][0] == "74.00 from its matrix"
+    assert rows["bwt"]["cells"][0] == "\u221216.00 from its matrix"
     # fwt needs the cells above the diagonal, which a lower-triangular table lacks
     assert rows["fwt"]["cells"][0].startswith("not computable: needs R[1][2]")
     assert rows["fwt"]["cells"][3] == "\u2014"
@@ -848,3 +849,24 @@ def test_reported_metric_names_must_be_known(tmp_path: Path) -> None:
     write_reported_entry(submissions, "paper-only", reported=reported_block(ACC=53.0))
     with pytest.raises(SiteError, match=r"field reported.metrics: unknown metric 'ACC'"):
         site_build(submissions, tmp_path / "site")
+
+
+def test_the_committed_reported_only_entry_renders(tmp_path: Path) -> None:
+    """MLLM-CL's published LoRA-FT numbers: flagged, unranked, two decimals as published."""
+    root = Path(__file__).resolve().parents[1]
+    site = site_build(root / "submissions", tmp_path / "site").parent
+    page = site / "mllm-cl-domain-v2" / "reported" / "lora-ft-paper.html"
+    rows = cells_of(page, "metrics-table reported-metrics")
+    assert [rows[k]["cells"][0] for k in ("last", "avg", "mft", "bwt")] == [
+        "53.00",
+        "61.13",
+        "64.98",
+        "\u221214.97",
+    ]
+    assert rows["fwt"]["cells"][0] == "\u2014" and "base model&#39;s row" in rows["fwt"]["cells"][1]
+    text = page.read_text("utf-8")
+    assert '<td class="num" data-step="5" data-task="rs">69.65</td>' in text
+    assert 'data-step="0"' not in text  # the paper gives no base-model row
+    data = json.loads((site / "leaderboard.json").read_text("utf-8"))
+    entry = next(e for e in data["entries"] if e["name"] == "lora-ft-paper")
+    assert entry["kind"] == "reported" and entry["rank_group"] is None

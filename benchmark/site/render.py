@@ -12,6 +12,8 @@ host::
     index.html                      one table per suite (and suite version)
     <suite>-v<N>/<entry>.html       an entry: heatmap, curves, probes, provenance
     <suite>-v<N>/tasks/<task>.html  every entry's accuracy on one task, step by step
+    <suite>-v<N>/compare/<a>/<b>.html  two entries: both matrices, b - a, both curves per task
+    <suite>-v<N>/reported/<entry>.html  a reported-only entry (a paper's numbers, never ranked)
     <suite>-v<N>.csv                the suite's table (pandas)
     leaderboard.json                every entry: submission, results, rank group
     static/site.css, static/site.js
