@@ -266,6 +266,113 @@ def _text(value: str) -> str:
 
 INVISIBLE = "field {}: contains control or invisible characters"
 
+# A paper's numbers (reported:) on the measured template entry, and their hostile variants.
+REPORTED_OK = """reported:
+  source: {url: "https://arxiv.org/abs/2506.05453", location: Table 2}
+  tasks: [colour, shape, count, position]
+  matrix:
+    - [30.0, 31.0, 32.0, 33.0]
+    - [80.0]
+    - [72.0, 80.0]
+    - [64.0, 72.0, 80.0]
+    - [56.0, 64.0, 72.0, 80.0]
+  metrics: {last: 68.0}
+"""
+
+
+def reported_yaml(old: str = "", new: str = "") -> Callable[[Path], None]:
+    """Add REPORTED_OK to submission.yaml, with ``old`` replaced by ``new`` in it."""
+    assert old in REPORTED_OK
+    return yaml_add(REPORTED_OK.replace(old, new, 1) if old else REPORTED_OK)
+
+
+REPORTED: list[Case] = [
+    Case(
+        "reported-without-source",
+        reported_yaml('  source: {url: "https://arxiv.org/abs/2506.05453", location: Table 2}\n'),
+        "submission.yaml",
+        "field reported.source: Field required",
+    ),
+    Case(
+        "reported-source-without-location",
+        reported_yaml(", location: Table 2", ""),
+        "submission.yaml",
+        "field reported.source.location: Field required",
+    ),
+    Case(
+        "reported-source-not-https",
+        reported_yaml("https://arxiv", "http://arxiv"),
+        "submission.yaml",
+        "field reported.source.url: must be an https:// URL",
+    ),
+    Case(
+        "reported-source-javascript",
+        reported_yaml('"https://arxiv.org/abs/2506.05453"', '"javascript:alert(1)"'),
+        "submission.yaml",
+        "field reported.source.url: must be an https:// URL",
+    ),
+    Case(
+        "reported-location-markup",
+        reported_yaml("location: Table 2", 'location: "<img src=x onerror=alert(1)>"'),
+        "submission.yaml",
+        "field reported.source.location: looks like HTML or a script",
+    ),
+    Case(
+        "reported-location-invisible",
+        reported_yaml("location: Table 2", 'location: "Table\\u202e 2"'),
+        "submission.yaml",
+        INVISIBLE.format("reported.source.location"),
+    ),
+    Case(
+        "reported-tasks-differ-from-the-order",
+        reported_yaml("[colour, shape, count, position]", "[shape, colour, count, position]"),
+        "submission.yaml",
+        "field reported.tasks: ['shape', 'colour', 'count', 'position'], but order 'default'",
+    ),
+    Case(
+        "reported-matrix-without-tasks",
+        reported_yaml("  tasks: [colour, shape, count, position]\n"),
+        "submission.yaml",
+        "tasks: name the matrix's columns",
+    ),
+    Case(
+        "reported-matrix-row-too-long",
+        reported_yaml("- [80.0]", "- [80.0, 1.0, 2.0, 3.0, 4.0]"),
+        "submission.yaml",
+        "matrix[1]: 5 values, but there are 4 tasks",
+    ),
+    Case(
+        "reported-matrix-missing-a-row",
+        reported_yaml("    - [80.0]\n"),
+        "submission.yaml",
+        "matrix: 4 rows, expected 5 for 4 tasks",
+    ),
+    Case(
+        "reported-accuracy-above-100",
+        reported_yaml("- [80.0]", "- [180.0]"),
+        "submission.yaml",
+        "field reported.matrix[1][0]: Input should be less than or equal to 100",
+    ),
+    Case(
+        "reported-unknown-metric",
+        reported_yaml("{last: 68.0}", "{lastest: 68.0}"),
+        "submission.yaml",
+        "unknown metric 'lastest'",
+    ),
+    Case(
+        "reported-metric-as-text",
+        reported_yaml("{last: 68.0}", '{last: "68.0"}'),
+        "submission.yaml",
+        "field reported.metrics.last: Input should be a valid number",
+    ),
+    Case(
+        "reported-nothing",
+        yaml_add('reported:\n  source: {url: "https://arxiv.org/abs/1", location: T1}\n'),
+        "submission.yaml",
+        "give the paper's matrix, its metrics, or both",
+    ),
+]
+
 ROUND_2: list[Case] = [
     # ---- 6: every number is bounded by what the site can show
     Case(
@@ -1007,6 +1114,7 @@ CASES: list[Case] = [
     ),
     Case("submission-missing", remove("submission.yaml"), "submission.yaml", "missing"),
     *ROUND_2,
+    *REPORTED,
 ]
 
 

@@ -120,6 +120,7 @@ def write_entry(
     half_width: float = 1.5,
     submission: Mapping[str, Any] | None = None,
     results: Mapping[str, Any] | None = None,
+    base_parameters: int | None = None,
     **matrix_options: float,
 ) -> Path:
     """Write ``submissions/<suite>/<name>/`` with a valid submission.yaml and results.json.
@@ -227,6 +228,7 @@ def write_entry(
             "finished": "2026-11-22T10:42:05+00:00",
             "wall_seconds": 2525.0,
             "generated": 0,
+            **({} if base_parameters is None else {"base_parameters": base_parameters}),
         },
     }
     res.update(results or {})
@@ -242,12 +244,80 @@ def write_entry(
     return entry
 
 
+PAPER_SOURCE = {"url": "https://arxiv.org/abs/2506.05453", "location": "Table 2, row LoRA-FT"}
+
+
+def reported_block(
+    *, last: float | None = None, matrix: bool = True, **metrics: float
+) -> dict[str, Any]:
+    """A ``reported:`` block: a lower-triangular matrix of the default tasks (base row
+    included) and/or stated metrics."""
+    block: dict[str, Any] = {"source": dict(PAPER_SOURCE)}
+    if matrix:
+        block["tasks"] = list(TASKS)
+        block["matrix"] = [
+            [30.0, 31.0, 32.0, 33.0],
+            [80.0],
+            [72.0, 80.0],
+            [64.0, 72.0, 80.0],
+            [56.0, 64.0, 72.0, 80.0],
+        ]
+    stated = dict(metrics)
+    if last is not None:
+        stated["last"] = last
+    if stated:
+        block["metrics"] = stated
+    return block
+
+
+def write_reported_entry(
+    submissions: Path,
+    name: str,
+    *,
+    suite: str = "shapes",
+    method: str | None = None,
+    base_model: str = "org/tiny-vlm",
+    reported: Mapping[str, Any] | None = None,
+    submission: Mapping[str, Any] | None = None,
+) -> Path:
+    """``submissions/<suite>/<name>/submission.yaml`` of a reported-only entry (a paper's
+    table: no checkpoints, no predictions, no results.json)."""
+    sub: dict[str, Any] = {
+        "name": name,
+        "method": method or name.replace("-", " ").title(),
+        "method_family": "lora-sequential",
+        "suite": suite,
+        "suite_version": 1,
+        "order": "default",
+        "base_model": {"id": base_model, "revision": SHA40},
+        "reported_only": True,
+        "reported": dict(reported) if reported is not None else reported_block(),
+        "paper": "https://arxiv.org/abs/2506.05453",
+        "date": "2026-11-22",
+    }
+    sub.update(submission or {})
+    Submission.model_validate(sub)
+    entry = submissions / suite / name
+    entry.mkdir(parents=True, exist_ok=True)
+    (entry / "submission.yaml").write_text(
+        yaml.safe_dump(sub, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+    return entry
+
+
 def write_board(submissions: Path) -> dict[str, Path]:
     """A small leaderboard: five shapes entries (two base models, replay, task id, extra data,
     self-reported, joint), a routing-like suite with probes and T = 1, and an empty suite."""
     entries = {
         "seq-lora": write_entry(
-            submissions, "seq-lora", method="Sequential LoRA", learn=78.0, forget=9.0
+            submissions,
+            "seq-lora",
+            method="Sequential LoRA",
+            learn=78.0,
+            forget=9.0,
+            # the paper: last 56.0 (outside our interval 64.5 +- 1.5), avg and bwt from its
+            # lower-triangular matrix, fwt not computable from it
+            submission={"reported": reported_block(last=56.0)},
         ),
         "replay-lora": write_entry(
             submissions,
@@ -273,6 +343,7 @@ def write_board(submissions: Path) -> dict[str, Path]:
             "joint-mtl",
             method="Multi-task (joint)",
             family="joint",
+            base_parameters=7_061_000_000,  # counted by the harness: wins over the declared 7B
             learn=84.0,
             forget=0.0,
         ),
@@ -294,8 +365,12 @@ def write_board(submissions: Path) -> dict[str, Path]:
             family="routing",
             tasks=("chartqa-ft",),
             probes=("mmbench", "docvqa"),
+            parameters=None,  # neither counted nor declared: "unknown"
         ),
     }
+    entries["paper-table"] = write_reported_entry(
+        submissions, "paper-table", method="Paper's LoRA-FT", reported=reported_block(bwt=-15.5)
+    )
     (submissions / "msvqa").mkdir(parents=True, exist_ok=True)  # a suite with no entries
     return entries
 
@@ -310,6 +385,33 @@ def write_payload_entry(submissions: Path, *, suite: str = PAYLOAD_SUITE) -> Pat
     probes = ("javascript:window.__pwned=1",)
     matrix = make_matrix(tasks, probes)
     matrix[2][2] = None  # a null probe cell: its reason is shown too
+    paper = {
+        "source": {"url": "https://example.org/paper?x=javascript:1", "location": PAYLOAD},
+        "tasks": list(tasks),
+        "matrix": [[10.0, 20.0], [70.0], [60.0, 75.0]],
+        "metrics": {"last": 66.0},
+    }
+    # a second measured entry (a compare page, a second scatter point) and a paper's table
+    write_entry(
+        submissions,
+        "payload-two",
+        suite=suite,
+        method=PAYLOAD_IMG,
+        family="other",
+        base_model="org/other-vlm",
+        tasks=tasks,
+        probes=probes,
+        submission={"notes": PAYLOAD, "reported": paper},
+    )
+    write_reported_entry(
+        submissions,
+        "payload-paper",
+        suite=suite,
+        method=PAYLOAD,
+        base_model=PAYLOAD,
+        reported=paper,
+        submission={"notes": PAYLOAD, "extra_data": PAYLOAD},
+    )
     return write_entry(
         submissions,
         "payload-entry",

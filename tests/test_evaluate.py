@@ -46,6 +46,11 @@ def test_full_matrix_metrics_and_schema(env, tmp_path: Path) -> None:
     assert len(results.cells) == 12 and all(c.n == 10 for c in results.cells)
     assert results.provenance.backend == "hf"
     assert results.provenance.chat_template_sha256
+    # the base model's size, counted from its weights (the same count torch gives)
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(entry / "model")
+    assert results.provenance.base_parameters == sum(p.numel() for p in model.state_dict().values())
     preds = predictions(entry)
     assert [r["uid"] for r in preds[(0, "a")]] == [f"toy/a/test/{i:05d}" for i in range(10)]
     # every adapter is really applied: each step's outputs differ from the base model's

@@ -18,9 +18,12 @@ from sitefixtures import (
     PAYLOAD_IMG,
     PAYLOAD_SCRIPT,
     PAYLOAD_SUITE,
+    SHA40,
+    reported_block,
     write_board,
     write_entry,
     write_payload_entry,
+    write_reported_entry,
 )
 
 from benchmark.entry.results import MetricResult
@@ -150,9 +153,22 @@ def test_leaderboard_json(built: tuple[Path, Path, dict[str, Path]]) -> None:
     assert data["schema"] == "mllmcl-bench/leaderboard/1"
     assert data["metric_definitions"] == 1 and "overlap" in data["rank_rule"]
     by_name = {e["name"]: e for e in data["entries"]}
-    assert set(by_name) == {*SHAPES, "probe-one", "payload-entry"}
-    assert [e["name"] for e in data["entries"] if e["suite"] == "shapes"] == SHAPES
+    assert set(by_name) == {
+        *SHAPES,
+        "probe-one",
+        "payload-entry",
+        "payload-two",
+        "paper-table",
+        "payload-paper",
+    }
+    assert by_name["paper-table"]["kind"] == "reported"
+    assert by_name["paper-table"]["rank_group"] is None
+    assert [
+        e["name"] for e in data["entries"] if e["suite"] == "shapes" and e["kind"] == "measured"
+    ] == SHAPES
     for name, entry_dir in entries.items():
+        if name == "paper-table":
+            continue
         row = by_name[name]
         results = json.loads((entry_dir / "results.json").read_text(encoding="utf-8"))
         assert row["results"]["matrix"] == results["matrix"]
@@ -304,10 +320,17 @@ def test_output_is_escaped(built: tuple[Path, Path, dict[str, Path]]) -> None:
             assert not any(k.startswith("on") for k in attrs), f"{page}: <{tag} {attrs}>"
             if tag == "script":
                 assert attrs.get("src", "").endswith("static/site.js")
-    payload_page = site / f"{slug(PAYLOAD_SUITE)}-v1" / "payload-entry.html"
-    text = "".join(parse(payload_page).text)
-    for payload in (PAYLOAD, PAYLOAD_SCRIPT, PAYLOAD_IMG):
-        assert payload in text
+    section = site / f"{slug(PAYLOAD_SUITE)}-v1"
+    for payload_page in (
+        section / "payload-entry.html",
+        section / "reported" / "payload-paper.html",
+        site / "index.html",
+    ):
+        text = "".join(parse(payload_page).text)
+        for payload in (PAYLOAD, PAYLOAD_SCRIPT, PAYLOAD_IMG):
+            assert payload in text, payload_page
+    compare = "".join(parse(section / "compare" / "payload-entry" / "payload-two.html").text)
+    assert PAYLOAD in compare and PAYLOAD_IMG in compare
 
 
 def test_bad_results_fail_naming_the_file(tmp_path: Path) -> None:
@@ -597,3 +620,253 @@ def test_an_entry_file_that_is_a_folder_fails_naming_it(tmp_path: Path, name: st
     with pytest.raises(SiteError) as info:
         site_build(subs, tmp_path / "out")
     assert str(info.value).startswith(f"{entry / name}: is a folder, not a file")
+
+
+# --------------------------------------------------------------------------- reported numbers
+
+
+def cells_of(page: Path, selector_class: str) -> dict[str, dict[str, str]]:
+    """Per row of the table with ``selector_class``: its data-metric → cell texts."""
+    text = page.read_text(encoding="utf-8")
+    start = text.index(f'class="plain {selector_class}"')
+    table = text[start : text.index("</table>", start)]
+    rows = {}
+    for row in re.findall(r'<tr data-metric="([^"]+)"([^>]*)>(.*?)</tr>', table, re.S):
+        key, attrs, body = row
+        cells = [re.sub(r"<[^>]+>", " ", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)]
+        rows[key] = {"attrs": attrs, "cells": [" ".join(c.split()) for c in cells]}
+    return rows
+
+
+def test_entry_page_shows_reported_next_to_measured(
+    built: tuple[Path, Path, dict[str, Path]],
+) -> None:
+    site, _, _ = built
+    page = site / "shapes-v1" / "seq-lora.html"
+    rows = cells_of(page, "paper-table")
+    # last: the paper states 56.0; we measured 64.5 with interval 63.0 - 66.0
+    # (reported numbers keep two decimals, as papers print them)
+    assert rows["last"]["cells"][:4] == ["56.00", "64.5", "63.0 \u2013 66.0", "+8.5"]
+    assert 'data-inside="no"' in rows["last"]["attrs"]
+    assert "outside our 95% interval" in rows["last"]["cells"][4]
+    # avg from the paper's lower-triangular matrix, with the package's own metric code
+    assert rows["avg"]["cells"][0] == "74.00 from its matrix"
+    assert rows["bwt"]["cells"][0] == "\u221216.00 from its matrix"
+    # fwt needs the cells above the diagonal, which a lower-triangular table lacks
+    assert rows["fwt"]["cells"][0].startswith("not computable: needs R[1][2]")
+    assert rows["fwt"]["cells"][3] == "\u2014"
+    text = page.read_text(encoding="utf-8")
+    assert "Table 2, row LoRA-FT" in text
+    # an entry without reported: has no such section
+    assert "paper-table" not in (site / "shapes-v1" / "joint-mtl.html").read_text("utf-8")
+
+
+def test_a_reported_value_inside_the_interval_says_so(tmp_path: Path) -> None:
+    submissions = tmp_path / "submissions"
+    write_entry(
+        submissions,
+        "seq",
+        learn=78.0,
+        forget=9.0,
+        submission={"reported": reported_block(last=65.0, matrix=False, bwt=-30.0)},
+    )
+    write_entry(submissions, "other", learn=70.0, forget=2.0)
+    site = site_build(submissions, tmp_path / "site").parent
+    rows = cells_of(site / "shapes-v1" / "seq.html", "paper-table")
+    assert rows["last"]["cells"][3] == "\u22120.5" and 'data-inside="yes"' in rows["last"]["attrs"]
+    assert 'data-inside="no"' in rows["bwt"]["attrs"]  # -18.0 measured, -30.0 reported
+    assert rows["avg"]["cells"][0].startswith("not given")
+    index = (site / "index.html").read_text("utf-8")
+    assert "\u0394 vs paper" in index
+    cell = re.search(
+        r'<tr data-name="seq".*?<td class="num paper" data-value="([^"]*)"[^>]*>(.*?)</td>',
+        index,
+        re.S,
+    )
+    assert cell and float(cell.group(1)) == -0.5 and "inside 95%" in cell.group(2)
+    frame = pd.read_csv(site / "shapes-v1.csv")
+    seq = frame[frame["name"] == "seq"].iloc[0]
+    assert seq["reported_last"] == 65.0 and seq["last_minus_reported"] == -0.5
+    assert bool(seq["reported_last_inside_ci95"]) is True
+    # the paper's numbers never change a rank: the same board without them ranks the same
+    plain = tmp_path / "plain"
+    write_entry(plain, "seq", learn=78.0, forget=9.0)
+    write_entry(plain, "other", learn=70.0, forget=2.0)
+    again = site_build(plain, tmp_path / "plain-site").parent
+    ranks = [
+        (e["name"], e["rank_group"])
+        for e in json.loads((site / "leaderboard.json").read_text("utf-8"))["entries"]
+    ]
+    assert ranks == [
+        (e["name"], e["rank_group"])
+        for e in json.loads((again / "leaderboard.json").read_text("utf-8"))["entries"]
+    ]
+    assert 'class="num paper"' not in (again / "index.html").read_text("utf-8")
+
+
+def test_index_paper_column(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, _ = built
+    index = (site / "index.html").read_text("utf-8")
+    board = index[index.index('id="board-shapes-v1"') :]
+    board = board[: board.index("</table>")]
+    values = {
+        name: value
+        for name, value in re.findall(
+            r'<tr data-name="([^"]+)".*?<td class="num paper" data-value="([^"]*)"', board, re.S
+        )
+    }
+    assert values == {
+        "joint-mtl": "",
+        "replay-lora": "",
+        "moe-router": "",
+        "seq-lora": "8.5",
+        "small-base": "",
+    }
+    assert "outside 95%" in board
+
+
+def test_reported_only_entries_are_flagged_and_unranked(
+    built: tuple[Path, Path, dict[str, Path]],
+) -> None:
+    site, _, _ = built
+    index = (site / "index.html").read_text("utf-8")
+    board = index[index.index('id="board-shapes-v1"') :]
+    board = board[: board.index("</table>")]
+    assert "paper-table" not in board  # not in the ranked table
+    block = index[index.index('id="reported-shapes-v1"') :]
+    block = block[: block.index("</table>")]
+    assert 'data-name="paper-table"' in block and ">reported</span>" in block
+    assert "rank-badge" not in block
+    assert "https://arxiv.org/abs/2506.05453" in block and "Table 2, row LoRA-FT" in block
+    # bwt as the paper states it; last from its matrix; fwt not computable
+    assert re.search(r'data-value="-15.5"[^>]*>.*?\u221215.5.*?paper', block, re.S)
+    assert "from its matrix" in block and "not computable" in block
+    page = site / "shapes-v1" / "reported" / "paper-table.html"
+    text = page.read_text("utf-8")
+    assert "never ranked" in text and "reported-matrix" in text
+    frame = pd.read_csv(site / "shapes-v1.csv")
+    assert "paper-table" not in set(frame["name"])
+
+
+def test_no_scatter_without_points(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, _ = built
+    index = (site / "index.html").read_text("utf-8")
+    routing = index[index.index('id="routing-v1"') : index.index('id="shapes-v1"')]
+    assert 'class="scatter"' not in routing  # T = 1: no forgetting, nothing to plot
+    assert "nothing to plot" in routing
+
+
+def test_a_suite_with_only_reported_entries(tmp_path: Path) -> None:
+    submissions = tmp_path / "submissions"
+    write_reported_entry(submissions, "paper-only", suite="msvqa")
+    site = site_build(submissions, tmp_path / "site").parent
+    index = (site / "index.html").read_text("utf-8")
+    assert 'id="reported-msvqa-v1"' in index and "No entries for this suite yet" not in index
+    assert (site / "msvqa-v1" / "reported" / "paper-only.html").is_file()
+    assert not (site / "msvqa-v1.csv").exists()
+
+
+def test_reported_only_entry_with_results_fails_naming_the_file(tmp_path: Path) -> None:
+    submissions = tmp_path / "submissions"
+    entry = write_reported_entry(submissions, "paper-only")
+    (entry / "results.json").write_text("{}\n")
+    with pytest.raises(SiteError, match=r"paper-only/results.json: a reported_only entry"):
+        site_build(submissions, tmp_path / "site")
+
+
+def test_reported_tasks_must_be_the_measured_ones(tmp_path: Path) -> None:
+    submissions = tmp_path / "submissions"
+    block = reported_block()
+    block["tasks"] = ["shape", "colour", "count", "position"]
+    write_entry(submissions, "seq", submission={"reported": block})
+    with pytest.raises(SiteError, match=r"seq/submission.yaml: field reported.tasks"):
+        site_build(submissions, tmp_path / "site")
+
+
+def test_base_model_size_counted_declared_or_unknown(
+    built: tuple[Path, Path, dict[str, Path]],
+) -> None:
+    site, _, _ = built
+    index = (site / "index.html").read_text("utf-8")
+    params = dict(
+        re.findall(
+            r'<tr data-name="([^"]+)".*?<td class="num params"[^>]*>([^<]*)</td>', index, re.S
+        )
+    )
+    assert params["joint-mtl"] == "7.1B"  # counted by the harness: wins over the declared 7B
+    assert params["seq-lora"] == "7B"  # declared
+    assert params["probe-one"] == "unknown"
+    assert "counted by the harness" in index and "as submission.yaml declares" in index
+    frame = pd.read_csv(site / "shapes-v1.csv")
+    joint = frame[frame["name"] == "joint-mtl"].iloc[0]
+    assert joint["parameters"] == 7_061_000_000 and joint["parameters_from"] == "counted"
+    # the base model filter tells revisions apart (id@revision)
+    assert f'<option value="org/small-vlm@{SHA40}">org/small-vlm @ {SHA40[:7]}</option>' in index
+
+
+def test_compare_pages(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, entries = built
+    pages = sorted((site / "shapes-v1" / "compare").rglob("*.html"))
+    assert len(pages) == 5 * 4 // 2  # one per pair of ranked entries
+    page = site / "shapes-v1" / "compare" / "joint-mtl" / "seq-lora.html"
+    a = json.loads((entries["joint-mtl"] / "results.json").read_text("utf-8"))
+    b = json.loads((entries["seq-lora"] / "results.json").read_text("utf-8"))
+    text = page.read_text("utf-8")
+    for i, (row_a, row_b) in enumerate(zip(a["matrix"], b["matrix"], strict=True)):
+        for task, x, y in zip(a["tasks"], row_a, row_b, strict=True):
+            cell = re.search(rf'data-step="{i}" data-task="{task}" data-value="([^"]*)"', text)
+            assert cell and float(cell.group(1)) == pytest.approx(y - x), (i, task)
+    assert text.count('class="linechart"') == len(a["tasks"])
+    assert text.count('class="heatmap"') == 2
+    # the entry page links to its compare pages
+    entry_page = (site / "shapes-v1" / "seq-lora.html").read_text("utf-8")
+    assert 'href="../shapes-v1/compare/joint-mtl/seq-lora.html"' in entry_page
+
+
+def test_scatter_of_mft_against_forgetting(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    site, _, entries = built
+    index = (site / "index.html").read_text("utf-8")
+    svg = index[index.index('id="scatter-shapes-v1"') :]
+    svg = svg[: svg.index("</svg>")]
+    points = re.findall(
+        r'<g class="point" data-name="([^"]+)".*?<circle cx="([^"]+)" cy="([^"]+)"', svg, re.S
+    )
+    assert sorted(p[0] for p in points) == SHAPES
+    metrics = {
+        name: json.loads((entries[name] / "results.json").read_text("utf-8"))["metrics"]
+        for name in SHAPES
+    }
+    by_x = sorted(points, key=lambda p: float(p[1]))
+    by_y = sorted(points, key=lambda p: float(p[2]))  # SVG y grows downwards
+    assert [p[0] for p in by_x] == sorted(SHAPES, key=lambda n: (metrics[n]["mft"]["value"], n))
+    forgetting = [metrics[p[0]]["forgetting"]["value"] for p in by_y]
+    assert forgetting == sorted(forgetting, reverse=True)
+    assert svg.count('class="whisker"') == 2 * len(SHAPES)
+
+
+def test_reported_metric_names_must_be_known(tmp_path: Path) -> None:
+    submissions = tmp_path / "submissions"
+    write_reported_entry(submissions, "paper-only", reported=reported_block(ACC=53.0))
+    with pytest.raises(SiteError, match=r"field reported.metrics: unknown metric 'ACC'"):
+        site_build(submissions, tmp_path / "site")
+
+
+def test_the_committed_reported_only_entry_renders(tmp_path: Path) -> None:
+    """MLLM-CL's published LoRA-FT numbers: flagged, unranked, two decimals as published."""
+    root = Path(__file__).resolve().parents[1]
+    site = site_build(root / "submissions", tmp_path / "site").parent
+    page = site / "mllm-cl-domain-v2" / "reported" / "lora-ft-paper.html"
+    rows = cells_of(page, "metrics-table reported-metrics")
+    assert [rows[k]["cells"][0] for k in ("last", "avg", "mft", "bwt")] == [
+        "53.00",
+        "61.13",
+        "64.98",
+        "\u221214.97",
+    ]
+    assert rows["fwt"]["cells"][0] == "\u2014" and "base model&#39;s row" in rows["fwt"]["cells"][1]
+    text = page.read_text("utf-8")
+    assert '<td class="num" data-step="5" data-task="rs">69.65</td>' in text
+    assert 'data-step="0"' not in text  # the paper gives no base-model row
+    data = json.loads((site / "leaderboard.json").read_text("utf-8"))
+    entry = next(e for e in data["entries"] if e["name"] == "lora-ft-paper")
+    assert entry["kind"] == "reported" and entry["rank_group"] is None

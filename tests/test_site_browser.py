@@ -21,6 +21,7 @@ from sitefixtures import (
     PAYLOAD_IMG,
     PAYLOAD_SCRIPT,
     PAYLOAD_SUITE,
+    SHA40,
     write_board,
     write_payload_entry,
 )
@@ -213,7 +214,7 @@ def test_sort_by_metric_columns(page: Page, site: Path) -> None:
 
 
 FILTER_CASES = [
-    ("baseModel", "org/small-vlm", ["small-base"]),
+    ("baseModel", f"org/small-vlm@{SHA40}", ["small-base"]),
     ("family", "replay", ["replay-lora"]),
     ("family", "joint", ["joint-mtl"]),
     ("replay", "yes", ["replay-lora"]),
@@ -244,10 +245,32 @@ def test_filters(page: Page, site: Path) -> None:
         assert visible_names(page) == SHAPES
 
 
+def test_filters_apply_to_the_reported_block(page: Page, site: Path) -> None:
+    """The base model and flag filters also narrow the suite's reported-only block; the
+    'reported' state shows that block alone."""
+    page.goto(url(site, "index.html"))
+    form = "form[data-table='board-shapes-v1']"
+    reported = "#reported-shapes-v1"
+    assert visible_names(page, reported) == ["paper-table"]
+    page.select_option(f"{form} select[data-attr='baseModel']", f"org/small-vlm@{SHA40}")
+    assert visible_names(page, reported) == []
+    page.select_option(f"{form} select[data-attr='baseModel']", f"org/tiny-vlm@{SHA40}")
+    assert visible_names(page, reported) == ["paper-table"]
+    page.select_option(f"{form} select[data-attr='verified']", "reported")
+    assert visible_names(page) == [] and visible_names(page, reported) == ["paper-table"]
+    page.select_option(f"{form} select[data-attr='verified']", "verified")
+    assert visible_names(page, reported) == []
+    page.click(f"{form} button[type='reset']")
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#reported-shapes-v1 tbody tr'))"
+        ".every((r) => !r.hidden)"
+    )
+
+
 def test_filters_combine(page: Page, site: Path) -> None:
     page.goto(url(site, "index.html"))
     form = "form[data-table='board-shapes-v1']"
-    page.select_option(f"{form} select[data-attr='baseModel']", "org/tiny-vlm")
+    page.select_option(f"{form} select[data-attr='baseModel']", f"org/tiny-vlm@{SHA40}")
     page.select_option(f"{form} select[data-attr='verified']", "verified")
     assert visible_names(page) == ["joint-mtl", "replay-lora", "seq-lora"]
     page.click(f"{BOARD} th[data-key='last'] button.sort")
@@ -291,7 +314,12 @@ def test_null_cell_in_heatmap(page: Page, site: Path) -> None:
 
 def test_injection_payloads_are_inert(page: Page, site: Path) -> None:
     section = f"{slug(PAYLOAD_SUITE)}-v1"
-    pages = ["index.html", f"{section}/payload-entry.html"]
+    pages = [
+        "index.html",
+        f"{section}/payload-entry.html",
+        f"{section}/reported/payload-paper.html",
+        f"{section}/compare/payload-entry/payload-two.html",
+    ]
     pages += [p.relative_to(site).as_posix() for p in sorted((site / section / "tasks").iterdir())]
     for relative in pages:
         page.goto(url(site, relative))
@@ -311,7 +339,7 @@ def test_injection_payloads_are_inert(page: Page, site: Path) -> None:
     # the payload base model is a filter option and filters like any other value
     page.goto(url(site, "index.html"))
     form = f"form[data-table='board-{section}']"
-    page.select_option(f"{form} select[data-attr='baseModel']", PAYLOAD)
+    page.select_option(f"{form} select[data-attr='baseModel']", f"{PAYLOAD}@{SHA40}")
     assert visible_names(page, f"[id='board-{section}']") == ["payload-entry"]
     assert page.evaluate("typeof window.__pwned") == "undefined"
 
@@ -331,3 +359,127 @@ def test_task_page_chart(page: Page, site: Path) -> None:
     rows = page.locator("table.task-table tbody tr")
     assert rows.count() == len(SHAPES)
     assert page.locator("table.task-table td.trained").count() == len(SHAPES)
+
+
+# --------------------------------------------------------------------------- issue 18
+
+
+def test_scatter_hover_shows_the_entry(page: Page, site: Path) -> None:
+    """One labelled point per entry (mft right, forgetting up); hovering names the entry
+    below the chart and highlights its row in the table."""
+    page.goto(url(site, "index.html"))
+    svg = "svg#scatter-shapes-v1"
+    names = page.eval_on_selector_all(f"{svg} g.point", "(gs) => gs.map((g) => g.dataset.name)")
+    assert sorted(names) == SHAPES
+    box = {
+        name: page.locator(f"{svg} g.point[data-name='{name}'] circle").bounding_box()
+        for name in SHAPES
+    }
+    # joint-mtl: the most plasticity (mft 84) and no forgetting: rightmost and lowest
+    assert max(box, key=lambda n: box[n]["x"]) == "joint-mtl"
+    assert max(box, key=lambda n: box[n]["y"]) == "joint-mtl"
+    # small-base forgets most (forgetting +20): the highest point
+    assert min(box, key=lambda n: box[n]["y"]) == "small-base"
+    output = "output.hovered[data-for='scatter-shapes-v1']"
+    for name, method in (("seq-lora", "Sequential LoRA"), ("replay-lora", "Replay LoRA")):
+        page.hover(f"{svg} g.point[data-name='{name}'] circle")
+        text = page.text_content(output)
+        assert text.startswith(f"{method} ({name}): mft ") and "forgetting" in text
+        highlighted = page.eval_on_selector_all(
+            f"{BOARD} tbody tr.highlight", "(rows) => rows.map((r) => r.dataset.name)"
+        )
+        assert highlighted == [name]
+        labels = page.locator(f"{svg} g.point[data-name='{name}'] text").text_content()
+        assert labels == method
+    page.mouse.move(5, 5)
+    assert page.locator(f"{BOARD} tbody tr.highlight").count() == 0
+
+
+def test_compare_view(page: Page, site: Path) -> None:
+    """Pick two entries on the index: their page shows both matrices, the difference and
+    both curves per task."""
+    import json
+
+    page.goto(url(site, "index.html"))
+    form = "form.compare[data-section='shapes-v1']"
+    assert page.is_visible(form)
+    page.select_option(f"{form} select[data-role='a']", "small-base")
+    page.select_option(f"{form} select[data-role='b']", "seq-lora")
+    page.click(f"{form} a.go")
+    page.wait_for_load_state("load")
+    assert page.url.endswith("/shapes-v1/compare/seq-lora/small-base.html")
+    results = {
+        name: json.loads(
+            (site.parent / f"submissions/shapes/{name}/results.json").read_text(encoding="utf-8")
+        )
+        for name in ("seq-lora", "small-base")
+    }
+    a, b = results["seq-lora"], results["small-base"]
+    cells = len(a["matrix"]) * len(a["tasks"])
+    assert page.locator("svg.heatmap").count() == 2
+    for name in ("seq-lora", "small-base"):
+        heat = page.locator(f"figure[data-entry='{name}'] svg.heatmap g.cell")
+        assert heat.count() == cells
+        value = results[name]["matrix"][1][0]
+        cell = heat.locator("xpath=self::*[@data-step='1' and @data-task='colour']")
+        assert cell.locator("text").text_content() == fmt_number(value)
+    for i, (row_a, row_b) in enumerate(zip(a["matrix"], b["matrix"], strict=True)):
+        for task, x, y in zip(a["tasks"], row_a, row_b, strict=True):
+            td = page.locator(f"table.diff-table td[data-step='{i}'][data-task='{task}']")
+            assert td.text_content() == fmt_number(y - x, signed=True), (i, task)
+    charts = page.locator(".curve-grid figure")
+    assert charts.count() == len(a["tasks"])
+    for k in range(charts.count()):
+        assert charts.nth(k).locator("g.series").count() == 2
+    # the same pair in the other order, and the same entry twice
+    page.goto(url(site, "index.html"))
+    page.select_option(f"{form} select[data-role='a']", "seq-lora")
+    page.select_option(f"{form} select[data-role='b']", "seq-lora")
+    assert page.get_attribute(f"{form} a.go", "href") is None
+    page.select_option(f"{form} select[data-role='b']", "small-base")
+    assert page.get_attribute(f"{form} a.go", "href") == (
+        "shapes-v1/compare/seq-lora/small-base.html"
+    )
+
+
+PHONE_PAGES = [
+    "index.html",
+    "shapes-v1/seq-lora.html",
+    "shapes-v1/compare/joint-mtl/seq-lora.html",
+    "shapes-v1/reported/paper-table.html",
+    "shapes-v1/tasks/count.html",
+    "routing-v1/probe-one.html",
+    f"{slug(PAYLOAD_SUITE)}-v1/payload-entry.html",
+]
+
+
+@pytest.mark.parametrize("relative", PHONE_PAGES)
+def test_nothing_overflows_a_phone(
+    browser: Browser, watch: Watch, site: Path, relative: str, tmp_path: Path
+) -> None:
+    """At 390 px the page is no wider than the screen: wide tables scroll inside their own
+    box, and the metric-definition table stacks."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: watch.problems.append(f"page error: {e}"))
+        page.goto(url(site, relative))
+        page.wait_for_load_state("load")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, relative
+        assert page.evaluate("window.innerWidth") == 390
+        shot = tmp_path / "phone.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        if relative == "index.html":
+            wrap = page.locator(f".table-wrap:has({BOARD})")
+            assert wrap.evaluate("(w) => w.scrollWidth > w.clientWidth")  # scrolls inside
+            assert wrap.evaluate("(w) => w.getBoundingClientRect().right") <= 390
+            # the definitions table stacks: each row's cells sit one under the other
+            tops = page.eval_on_selector(
+                "table.definitions tbody tr",
+                "(tr) => Array.from(tr.children).map((c) => c.getBoundingClientRect().top)",
+            )
+            assert tops == sorted(tops) and len(set(tops)) == len(tops)
+    finally:
+        context.close()
+    assert watch.problems == []

@@ -11,9 +11,12 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hostile import (
@@ -21,6 +24,7 @@ from hostile import (
     COMMITTED,
     PROBE,
     REPO,
+    REPORTED_OK,
     SOURCE_ENTRY,
     STEPS,
     TASKS,
@@ -32,6 +36,7 @@ from hostile import (
     predictions,
     replace_text,
     touching_pickle,
+    yaml_add,
 )
 
 import benchmark.validate.checks as validate_module
@@ -648,3 +653,106 @@ def test_the_payloads_are_live(tmp_path: Path) -> None:
     marker.unlink()
     exec(compile(f"open({str(marker)!r}, 'w').close()", "conftest.py", "exec"))
     assert marker.exists()
+
+
+# --------------------------------------------------------------------------- reported numbers
+
+PAPER_ENTRY = REPO / "submissions" / "mllm-cl-domain" / "lora-ft-paper"
+
+
+def test_a_measured_entry_with_its_papers_numbers_passes(entry: Path) -> None:
+    yaml_add(REPORTED_OK)(entry)
+    report = validate_entry(entry)
+    assert report.ok, report.problems
+
+
+@pytest.fixture
+def paper_entry(tmp_path: Path, data_home: Path) -> Path:
+    """The committed reported-only entry (MLLM-CL's published LoRA-FT numbers), copied."""
+    target = tmp_path / "submissions" / "mllm-cl-domain" / PAPER_ENTRY.name
+    shutil.copytree(PAPER_ENTRY, target)
+    return target
+
+
+def test_the_committed_reported_only_entry_passes(paper_entry: Path) -> None:
+    report = validate_entry(paper_entry)
+    assert report.ok, report.problems
+    assert format_reports([report]) == (f"ok    {paper_entry}", True)
+
+
+REPORTED_ONLY_CASES = [
+    (
+        "results-json-added",
+        lambda e: (e / "results.json").write_text("{}\n"),
+        "results.json: a reported_only entry holds submission.yaml only",
+    ),
+    (
+        "predictions-added",
+        lambda e: (e / "predictions").mkdir(),
+        "predictions: a reported_only entry holds submission.yaml only",
+    ),
+    (
+        "source-removed",
+        lambda e: replace_text(
+            e / "submission.yaml",
+            "  source:\n    url: https://arxiv.org/abs/2506.05453\n",
+            "  source:\n",
+        ),
+        "field reported.source.url: Field required",
+    ),
+    (
+        "reported-removed",
+        lambda e: replace_text(e / "submission.yaml", "reported:\n", "reported_by_paper:\n"),
+        "submission.yaml: field reported_by_paper: Extra inputs are not permitted",
+    ),
+    (
+        "with-checkpoints",
+        lambda e: replace_text(
+            e / "submission.yaml",
+            "uses_replay: false\n",
+            "uses_replay: false\ncheckpoints:\n- {step: 1, task: rs, kind: lora, path: a}\n",
+        ),
+        "an entry of a paper's numbers lists no checkpoints",
+    ),
+    (
+        "tasks-of-another-order",
+        lambda e: replace_text(
+            e / "submission.yaml",
+            "tasks: [rs, med, ad, sci, fin]",
+            "tasks: [rs, med, ad, fin, sci]",
+        ),
+        "field reported.tasks: ['rs', 'med', 'ad', 'fin', 'sci'], but order 'default' trains",
+    ),
+    (
+        "old-suite-version",
+        lambda e: replace_text(e / "submission.yaml", "suite_version: 2", "suite_version: 1"),
+        "field suite_version: 1, but mllm-cl-domain is version 2",
+    ),
+    (
+        "unknown-suite",
+        lambda e: replace_text(e / "submission.yaml", "suite: mllm-cl-domain", "suite: nowhere"),
+        "submission.yaml: field suite: 'nowhere' but the entry is under",
+    ),
+    (
+        "markup-in-the-location",
+        lambda e: replace_text(
+            e / "submission.yaml", "location: Domain", "location: <script>x</script> Domain"
+        ),
+        "field reported.source.location: looks like HTML or a script",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [case[1:] for case in REPORTED_ONLY_CASES],
+    ids=[case[0] for case in REPORTED_ONLY_CASES],
+)
+def test_reported_only_entries_are_checked_for_shape_and_provenance(
+    paper_entry: Path, make: Callable[[Path], Any], message: str
+) -> None:
+    make(paper_entry)
+    report = validate_entry(paper_entry)
+    assert not report.ok
+    assert any(message in problem for problem in report.problems), report.problems
+    assert all("\n" not in problem for problem in report.problems)

@@ -14,9 +14,11 @@ from pydantic import (
     AfterValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     Strict,
     StrictBool,
     ValidationError,
+    model_serializer,
     model_validator,
 )
 
@@ -24,6 +26,7 @@ from benchmark._files import StrictModel, format_loc
 from benchmark.entry.strict import loads_strict, non_finite, plain_text
 from benchmark.entry.submission import (
     MAX_COUNT,
+    MAX_PARAMETERS,
     MAX_SECONDS,
     MAX_STEPS,
     Count,
@@ -132,6 +135,20 @@ class Provenance(StrictModel):
     finished: Text
     wall_seconds: Annotated[float, Strict(), Field(ge=0.0, le=MAX_SECONDS, allow_inf_nan=False)]
     generated: Count = Field(0, description="predictions generated in this run (not cached)")
+    base_parameters: Annotated[int, Strict(), Field(ge=1, le=MAX_PARAMETERS)] | None = Field(
+        None,
+        description="parameters of the base model, counted from its safetensors headers "
+        "when evaluated (absent: not counted, e.g. the replay backend loads no model)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_uncounted(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``base_parameters`` key when nothing was counted: results written before the
+        field existed re-score to the same bytes."""
+        data: dict[str, Any] = handler(self)
+        if data.get("base_parameters", 0) is None:
+            del data["base_parameters"]
+        return data
 
 
 class Results(StrictModel):

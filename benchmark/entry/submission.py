@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from benchmark._files import StrictModel, format_loc
+from benchmark.entry.reported import Reported
 from benchmark.entry.strict import plain_text, yaml_problems
 from benchmark.errors import BenchmarkError
 
@@ -186,6 +187,16 @@ class Submission(StrictModel):
     notes: MultilineText | None = Field(
         None, max_length=2000, description="plain text; the one field that may span lines"
     )
+    reported: Reported | None = Field(
+        None,
+        description="what the method's paper published for this protocol (source, matrix "
+        "and/or metrics): shown next to the measured numbers, never ranked",
+    )
+    reported_only: StrictBool = Field(
+        False,
+        description="a paper's table without checkpoints or predictions: shown flagged "
+        "'reported' under the ranked table, never ranked (needs reported:)",
+    )
 
     @field_validator("paper", "code")
     @classmethod
@@ -214,6 +225,15 @@ class Submission(StrictModel):
             raise ValueError("replay_buffer: say how many items per task are kept (uses_replay)")
         if not self.uses_replay and self.replay_buffer not in (None, 0):
             raise ValueError("replay_buffer: set uses_replay: true, or drop the buffer size")
+        if self.reported_only:
+            if self.reported is None:
+                raise ValueError("reported: a reported_only entry gives the paper's numbers")
+            if self.checkpoints or self.predictions_only:
+                raise ValueError(
+                    "reported_only: an entry of a paper's numbers lists no checkpoints and "
+                    "is not predictions_only"
+                )
+            return self
         steps = [c.step for c in self.checkpoints]
         if steps != list(range(1, len(steps) + 1)):
             raise ValueError(f"checkpoints: steps must be 1..T in order, found {steps}")
@@ -226,7 +246,7 @@ class Submission(StrictModel):
     @property
     def verified(self) -> bool:
         """The harness can reproduce the predictions from the listed checkpoints."""
-        return not self.predictions_only
+        return not self.predictions_only and not self.reported_only
 
 
 def parse_submission(data: Any, *, where: str) -> Submission:

@@ -34,6 +34,7 @@ from benchmark.generation.base import (
     chat_template_sha256,
 )
 from benchmark.generation.cache import PredictionCache
+from benchmark.generation.checkpoints import count_parameters
 from benchmark.generation.compat import check_libraries
 from benchmark.paths import data_home
 
@@ -261,6 +262,7 @@ def evaluate_entry(
             finished=_now(),
             wall_seconds=round(time.perf_counter() - clock, 3),
             generated=generated,
+            base_parameters=count_parameters(base.base_path) if base else None,
         )
     )
     complete = (

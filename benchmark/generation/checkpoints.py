@@ -95,3 +95,32 @@ def content_hash(folder: Path) -> str:
         digest.update(f"{file.relative_to(folder).as_posix()}\0{memo.sha256(file)}\n".encode())
     memo.save()
     return digest.hexdigest()
+
+
+MAX_SAFETENSORS_HEADER = 100 << 20  # a header larger than this is not a checkpoint's
+
+
+def count_parameters(folder: Path) -> int | None:
+    """Parameters of the model in ``folder``, from the headers of its ``*.safetensors`` files
+    (shapes only: nothing is loaded onto a device, no tensor is read). None when the folder
+    has no safetensors weights or a header cannot be read."""
+    folder = Path(folder)
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    total = 0
+    for file in files:
+        try:
+            with open(file, "rb") as handle:
+                size = int.from_bytes(handle.read(8), "little")
+                if not 0 < size <= MAX_SAFETENSORS_HEADER:
+                    return None
+                header = json.loads(handle.read(size))
+        except (OSError, ValueError):
+            return None
+        for name, info in header.items():
+            if name == "__metadata__" or not isinstance(info, dict):
+                continue
+            count = 1
+            for dim in info.get("shape", []):
+                count *= int(dim)
+            total += count
+    return total or None

@@ -2,7 +2,8 @@
 
 - :mod:`.definitions`: the ONE table of metric definitions and the functions of a matrix;
 - :mod:`.uncertainty`: paired bootstrap intervals, paired tests, rank groups;
-- :mod:`.matrix_file`: a user's matrix file (CSV/JSON) → the ``metrics`` report.
+- :mod:`.matrix_file`: a user's matrix file (CSV/JSON) → the ``metrics`` report;
+- :mod:`.reported`: a paper's published numbers → every metric it states or allows.
 
 Public interface: ``from benchmark.metrics import cl_metrics``.
 """

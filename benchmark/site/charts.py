@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -243,4 +244,126 @@ def line_chart(
         "step (0 = base model)",
         "accuracy",
         title,
+    )
+
+
+# --------------------------------------------------------------------------- scatter
+
+
+@dataclass(frozen=True)
+class ScatterPoint:
+    name: str  # entry id: data-name, to match the table's row
+    label: str
+    title: str  # the hover text: the entry and both values with their intervals
+    colour: str
+    x: float
+    y: float
+    x_whisker: tuple[float, float] | None
+    y_whisker: tuple[float, float] | None
+    label_x: float
+    label_y: float
+    anchor: str  # text-anchor of the label: start, or end near the right edge
+
+
+@dataclass(frozen=True)
+class Scatter:
+    width: float
+    height: float
+    left: float
+    top: float
+    right: float
+    bottom: float
+    x_ticks: list[Label]
+    y_ticks: list[Label]
+    points: list[ScatterPoint]
+    x_label: str
+    y_label: str
+    title: str
+    missing: list[str]  # entries without both values: not drawn
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    span = max(high - low, 1e-9)
+    raw = span / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    return [round(first + k * step, 6) for k in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _range(values: Sequence[float]) -> tuple[float, float]:
+    low, high = min(values), max(values)
+    pad = max((high - low) * 0.08, 1.0)
+    return low - pad, high + pad
+
+
+def scatter(entries: Sequence[Entry], *, x_key: str = "mft", y_key: str = "forgetting") -> Scatter:
+    """One labelled point per entry: ``x_key`` (plasticity) against ``y_key`` (forgetting),
+    with each value's 95% interval as a whisker. Entries lacking either value are listed in
+    ``missing`` instead."""
+    left, top, plot_w, plot_h = 60.0, 16.0, 520.0, 320.0
+    right, bottom = left + plot_w, top + plot_h
+    drawn: list[tuple[Entry, float, float, tuple[float, float] | None, tuple[float, float] | None]]
+    drawn, missing = [], []
+    for entry in entries:
+        mx, my = entry.metric(x_key), entry.metric(y_key)
+        if mx is None or my is None or mx.value is None or my.value is None:
+            missing.append(entry.name)
+            continue
+        drawn.append((entry, mx.value, my.value, mx.ci95, my.ci95))
+    xs = [v for _, x, _, cx, _ in drawn for v in (x, *(cx or ()))] or [0.0, 100.0]
+    ys = [v for _, _, y, _, cy in drawn for v in (y, *(cy or ()))] or [0.0, 10.0]
+    x0, x1 = _range(xs)
+    y0, y1 = _range(ys)
+
+    def px(v: float) -> float:
+        return round(left + plot_w * (v - x0) / (x1 - x0), 1)
+
+    def py(v: float) -> float:
+        return round(bottom - plot_h * (v - y0) / (y1 - y0), 1)
+
+    points = []
+    for k, (entry, x, y, cx, cy) in enumerate(drawn):
+        method = entry.submission.method
+        text = f"{x_key} {fmt_number(x)}" + (
+            f" (95% {fmt_number(cx[0])} – {fmt_number(cx[1])})" if cx else ""
+        )
+        text += f", {y_key} {fmt_number(y, signed=True)}" + (
+            f" (95% {fmt_number(cy[0], signed=True)} – {fmt_number(cy[1], signed=True)})"
+            if cy
+            else ""
+        )
+        near_edge = px(x) > right - 150
+        points.append(
+            ScatterPoint(
+                entry.name,
+                shorten(method, 24),
+                f"{method} ({entry.name}): {text}",
+                PALETTE[k % len(PALETTE)],
+                px(x),
+                py(y),
+                (px(cx[0]), px(cx[1])) if cx else None,
+                (py(cy[0]), py(cy[1])) if cy else None,
+                px(x) - 7 if near_edge else px(x) + 7,
+                py(y) - 7,
+                "end" if near_edge else "start",
+            )
+        )
+    x_ticks = [Label(px(v), bottom + 18, fmt_number(v), "") for v in _ticks(x0, x1)]
+    y_ticks = [Label(left - 8, py(v), fmt_number(v, signed=True), "") for v in _ticks(y0, y1)]
+    return Scatter(
+        right + 24,
+        bottom + 48,
+        left,
+        top,
+        right,
+        bottom,
+        x_ticks,
+        y_ticks,
+        points,
+        f"{x_key}: accuracy right after learning each task (plasticity) →",
+        f"{y_key}: positive = forgetting ↑",
+        f"Stability and plasticity: {x_key} against {y_key}, one point per entry, "
+        "whiskers are 95% intervals",
+        missing,
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.entry.reported import Reported
 from benchmark.entry.results import MetricResult, Results, load_results
 from benchmark.entry.submission import (
     RESULTS_FILE,
@@ -15,6 +16,7 @@ from benchmark.entry.submission import (
 )
 from benchmark.errors import BenchmarkError
 from benchmark.metrics.definitions import METRIC_DEFINITIONS_VERSION
+from benchmark.metrics.reported import ReportedMetric, reported_metrics, unknown_metrics
 
 LEADERBOARD_SCHEMA = "mllmcl-bench/leaderboard/1"
 SITE_MARKER = ".mllmcl-bench-site"  # marks an output folder as ours, so a rebuild may replace it
@@ -63,16 +65,65 @@ class Entry:
     def metric(self, key: str) -> MetricResult | None:
         return self.results.metrics.get(key)
 
+    @property
+    def parameters(self) -> tuple[int | None, str | None]:
+        """The base model's parameter count and where it comes from: counted by the harness
+        (results.json provenance), else declared in submission.yaml, else unknown."""
+        return parameters_of(self.submission, self.results.provenance.base_parameters)
 
-def load_entry(entry_dir: Path) -> Entry:
-    """Read and cross-check one entry folder; a :class:`SiteError` names the bad file."""
-    entry_dir = Path(entry_dir)
-    try:
-        submission = load_submission(entry_dir)
-        results = load_results(entry_dir / RESULTS_FILE)
-    except BenchmarkError as exc:
-        raise SiteError(str(exc)) from None
-    sub_file, res_file = entry_dir / SUBMISSION_FILE, entry_dir / RESULTS_FILE
+
+@dataclass(frozen=True)
+class ReportedEntry:
+    """A paper's table without checkpoints or predictions (``reported_only: true``): shown
+    flagged 'reported' under a suite's ranked table, never ranked."""
+
+    path: Path
+    submission: Submission
+
+    @property
+    def name(self) -> str:
+        return self.submission.name
+
+    @property
+    def suite(self) -> str:
+        return self.submission.suite
+
+    @property
+    def reported(self) -> Reported:
+        assert self.submission.reported is not None  # the schema requires it
+        return self.submission.reported
+
+    @property
+    def metrics(self) -> dict[str, ReportedMetric]:
+        return published(self.reported)
+
+    @property
+    def parameters(self) -> tuple[int | None, str | None]:
+        return parameters_of(self.submission, None)
+
+
+def parameters_of(submission: Submission, counted: int | None) -> tuple[int | None, str | None]:
+    if counted is not None:
+        return counted, "counted"
+    if submission.base_model.parameters is not None:
+        return submission.base_model.parameters, "declared"
+    return None, None
+
+
+def published(reported: Reported) -> dict[str, ReportedMetric]:
+    """Every metric of a paper's numbers: stated, derived from its matrix, or why not."""
+    return reported_metrics(
+        reported.full_matrix(), base_row=reported.base_row, stated=reported.metrics
+    )
+
+
+def _check_place(entry_dir: Path, submission: Submission) -> None:
+    sub_file = entry_dir / SUBMISSION_FILE
+    unknown = unknown_metrics(
+        list((submission.reported.metrics or {}) if submission.reported else {})
+    )
+    if unknown:
+        raise SiteError(f"{sub_file}: field reported.metrics: unknown metric {unknown[0]!r}")
     if submission.name != entry_dir.name:
         raise SiteError(
             f"{sub_file}: name {submission.name!r} must equal the folder name {entry_dir.name!r}"
@@ -82,6 +133,29 @@ def load_entry(entry_dir: Path) -> Entry:
             f"{sub_file}: suite {submission.suite!r}, but the entry is under "
             f"{entry_dir.parent.name}/"
         )
+
+
+def load_entry(entry_dir: Path) -> Entry | ReportedEntry:
+    """Read and cross-check one entry folder; a :class:`SiteError` names the bad file."""
+    entry_dir = Path(entry_dir)
+    try:
+        submission = load_submission(entry_dir)
+    except BenchmarkError as exc:
+        raise SiteError(str(exc)) from None
+    if submission.reported_only:
+        _check_place(entry_dir, submission)
+        if (entry_dir / RESULTS_FILE).exists():
+            raise SiteError(
+                f"{entry_dir / RESULTS_FILE}: a reported_only entry holds the paper's numbers "
+                "only; remove results.json (or reported_only)"
+            )
+        return ReportedEntry(entry_dir, submission)
+    try:
+        results = load_results(entry_dir / RESULTS_FILE)
+    except BenchmarkError as exc:
+        raise SiteError(str(exc)) from None
+    _check_place(entry_dir, submission)
+    res_file = entry_dir / RESULTS_FILE
     ours = (submission.suite, submission.suite_version, submission.order)
     theirs = (results.suite, results.suite_version, results.order)
     if ours != theirs:
@@ -99,15 +173,21 @@ def load_entry(entry_dir: Path) -> Entry:
     columns = [*results.tasks, *results.probes]
     if len(set(columns)) != len(columns):
         raise SiteError(f"{res_file}: field tasks/probes: a task name appears twice")
+    reported = submission.reported
+    if reported is not None and reported.tasks is not None and reported.tasks != results.tasks:
+        raise SiteError(
+            f"{entry_dir / SUBMISSION_FILE}: field reported.tasks: {reported.tasks} differ from "
+            f"the measured tasks {results.tasks} of results.json"
+        )
     return Entry(entry_dir, submission, results)
 
 
-def load_entries(submissions_dir: Path) -> tuple[list[Entry], list[str]]:
+def load_entries(submissions_dir: Path) -> tuple[list[Entry | ReportedEntry], list[str]]:
     """Every entry under ``submissions/<suite>/<entry>/``, and every suite folder's name."""
     root = Path(submissions_dir)
     if not root.is_dir():
         raise SiteError(f"{root}: submissions folder not found")
-    entries: list[Entry] = []
+    entries: list[Entry | ReportedEntry] = []
     suites: list[str] = []
     for suite_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         suites.append(suite_dir.name)

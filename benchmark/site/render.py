@@ -12,6 +12,8 @@ host::
     index.html                      one table per suite (and suite version)
     <suite>-v<N>/<entry>.html       an entry: heatmap, curves, probes, provenance
     <suite>-v<N>/tasks/<task>.html  every entry's accuracy on one task, step by step
+    <suite>-v<N>/compare/<a>/<b>.html  two entries: both matrices, b - a, both curves per task
+    <suite>-v<N>/reported/<entry>.html  a reported-only entry (a paper's numbers, never ranked)
     <suite>-v<N>.csv                the suite's table (pandas)
     leaderboard.json                every entry: submission, results, rank group
     static/site.css, static/site.js
@@ -44,7 +46,7 @@ from benchmark.entry.submission import (
 )
 from benchmark.metrics.definitions import METRIC_DEFINITIONS_VERSION, metric_table
 from benchmark.paths import installed_data_dir, repo_root
-from benchmark.site.charts import cell_reason, heatmap, line_chart
+from benchmark.site.charts import cell_reason, heatmap, line_chart, scatter
 from benchmark.site.entries import (
     DASH,
     RANK_RULE,
@@ -62,8 +64,10 @@ from benchmark.site.format import (
     ordered_metrics,
     shorten,
 )
+from benchmark.site.paper import PAPER_METRIC, matrix_difference, paper_row, paper_rows
 from benchmark.site.tables import (
     Section,
+    base_key,
     board_columns,
     leaderboard_json,
     section_table,
@@ -71,6 +75,12 @@ from benchmark.site.tables import (
 )
 
 # --------------------------------------------------------------------------- pages
+
+PARAMS_FROM = {
+    "counted": "parameters of the base model, counted by the harness from its weights",
+    "declared": "parameters of the base model, as submission.yaml declares them",
+    None: "unknown: not counted by the harness and not declared",
+}
 
 
 def assets_dir() -> Path:
@@ -113,6 +123,11 @@ def _environment(templates: Path) -> jinja2.Environment:
         ordered_metrics=ordered_metrics,
         version=__version__,
         METHOD_FAMILIES=METHOD_FAMILIES,
+        base_key=base_key,
+        paper_row=paper_row,
+        PAPER_METRIC=PAPER_METRIC,
+        PARAMS_FROM=PARAMS_FROM,
+        scatter=scatter,
     )
     return env
 
@@ -221,6 +236,19 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
     total = sum(len(s.entries) for s in all_sections)
     _render(env, "index.html", out / "index.html", 0, sections=all_sections, total=total)
     for section in all_sections:
+        for reported in section.reported:
+            _render(
+                env,
+                "reported.html",
+                out / section.reported_page(reported),
+                2,
+                section=section,
+                entry=reported,
+                sub=reported.submission,
+                rep=reported.reported,
+                full=reported.reported.full_matrix(),
+                metrics=reported.metrics,
+            )
         if not section.entries:
             continue
         section_table(section).to_csv(out / section.csv_name, index=False, lineterminator="\n")
@@ -250,7 +278,12 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
                 chart=chart,
                 checkpoints=checkpoint_rows(entry),
                 judge=judge_rows(entry),
+                paper_vs=paper_rows(entry),
+                paper_diff=matrix_difference(entry),
+                peers=[e for e in section.entries if e is not entry],
             )
+        for a, b in section.pairs:
+            render_compare(env, out / section.compare_page(a, b), section, a, b)
         for task in section.tasks:
             having = [e for e in section.entries if task in e.columns]
             steps = max(len(e.results.tasks) for e in having)
@@ -288,6 +321,55 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
     data = json.dumps(leaderboard_json(all_sections), indent=1, ensure_ascii=False, allow_nan=False)
     (out / "leaderboard.json").write_text(data + "\n", encoding="utf-8")
     (out / SITE_MARKER).write_text("built by mllmcl-bench site; safe to delete\n", encoding="utf-8")
+
+
+def compare_matrices(a: Entry, b: Entry) -> tuple[list[str], list[list[float | None]]] | None:
+    """b − a per (step, task) over the columns both have, for equally many steps."""
+    if len(a.results.matrix) != len(b.results.matrix):
+        return None
+    columns = [c for c in a.columns if c in b.columns]
+    diff = []
+    for row_a, row_b in zip(a.results.matrix, b.results.matrix, strict=True):
+        values = []
+        for task in columns:
+            x, y = row_a[a.columns.index(task)], row_b[b.columns.index(task)]
+            values.append(None if x is None or y is None else y - x)
+        diff.append(values)
+    return columns, diff
+
+
+def render_compare(
+    env: jinja2.Environment, path: Path, section: Section, a: Entry, b: Entry
+) -> None:
+    """Two entries of one section: both matrices, b − a, and both curves per task."""
+    columns = [c for c in a.columns if c in b.columns]
+    steps = max(len(a.results.tasks), len(b.results.tasks))
+    charts = []
+    for task in columns:
+        lines = [
+            (
+                e.submission.method if a.submission.method != b.submission.method else e.name,
+                [row[e.columns.index(task)] for row in e.results.matrix],
+                "",
+            )
+            for e in (a, b)
+        ]
+        charts.append(
+            (task, line_chart(lines, title=f"Accuracy on {task} across steps", steps=steps))
+        )
+    _render(
+        env,
+        "compare.html",
+        path,
+        3,
+        section=section,
+        a=a,
+        b=b,
+        heat_a=heatmap(a),
+        heat_b=heatmap(b),
+        difference=compare_matrices(a, b),
+        charts=charts,
+    )
 
 
 def site_build(submissions_dir: Path, out_dir: Path) -> Path:

@@ -17,10 +17,12 @@ from benchmark.site.entries import (
     RANK_METRIC,
     RANK_RULE,
     Entry,
+    ReportedEntry,
     SiteError,
     rank_groups_by_interval,
 )
 from benchmark.site.format import slug
+from benchmark.site.paper import paper_row, paper_rows
 
 # --------------------------------------------------------------------------- columns
 
@@ -31,7 +33,7 @@ class Column:
 
     key: str
     header: str
-    kind: str  # rank | method | base | params | metric | joint | flags
+    kind: str  # rank | method | base | params | metric | joint | paper | flags
     sort: str  # how the browser sorts it: num | text
     default: str  # first sort direction: asc | desc
     title: str = ""
@@ -40,7 +42,7 @@ class Column:
     data_key: bool = False  # carries data-key (the filter and sort scripts address it)
 
 
-def board_columns(has_joint: bool) -> list[Column]:
+def board_columns(has_joint: bool, has_paper: bool = False) -> list[Column]:
     """The table's columns, declared once: the page's header and cells follow this list.
 
     The metric columns are the leaderboard rows of the metric table
@@ -93,6 +95,22 @@ def board_columns(has_joint: bool) -> list[Column]:
                 data_key=True,
             )
         )
+    if has_paper:
+        columns.append(
+            Column(
+                "paper",
+                "\u0394 vs paper",
+                "paper",
+                "num",
+                "asc",
+                "measured last minus the last its paper reports for this protocol (reported:"
+                " in submission.yaml); the mark says whether the paper's value is inside our "
+                "95% interval. Data only: never used for ranking",
+                "measured \u2212 reported",
+                numeric=True,
+                data_key=True,
+            )
+        )
     columns.append(
         Column(
             "flags",
@@ -118,6 +136,7 @@ class Section:
     entries: list[Entry] = field(default_factory=list)
     ranks: dict[str, int | None] = field(default_factory=dict)
     joint: dict[str, tuple[float, Entry] | None] = field(default_factory=dict)
+    reported: list[ReportedEntry] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -155,6 +174,29 @@ class Section:
         return sorted({e.submission.order for e in self.entries})
 
     @property
+    def has_paper(self) -> bool:
+        """Some ranked entry carries its paper's numbers (the "Δ vs paper" column)."""
+        return any(e.submission.reported is not None for e in self.entries)
+
+    @property
+    def bases(self) -> list[tuple[str, str]]:
+        """The base models of the section's entries (ranked and reported): (filter value,
+        label), id and revision, sorted."""
+        found = {base_key(e): base_label(e) for e in [*self.entries, *self.reported]}
+        return sorted(found.items())
+
+    def compare_page(self, a: Entry, b: Entry) -> str:
+        return f"{self.key}/compare/{a.name}/{b.name}.html"
+
+    def reported_page(self, entry: ReportedEntry) -> str:
+        return f"{self.key}/reported/{entry.name}.html"
+
+    @property
+    def pairs(self) -> list[tuple[Entry, Entry]]:
+        """Every pair of ranked entries (in rank order), one compare page each."""
+        return [(a, b) for i, a in enumerate(self.entries) for b in self.entries[i + 1 :]]
+
+    @property
     def has_joint(self) -> bool:
         return any(v is not None for v in self.joint.values())
 
@@ -168,6 +210,18 @@ class Section:
 
 def _base_key(entry: Entry) -> tuple[str, str | None]:
     return (entry.submission.base_model.id, entry.submission.base_model.revision)
+
+
+def base_key(entry: Entry | ReportedEntry) -> str:
+    """The base-model filter's value: ``id@revision`` (results on different bases or
+    revisions are not comparable), ``id`` when no revision is given."""
+    base = entry.submission.base_model
+    return base.id if base.revision is None else f"{base.id}@{base.revision}"
+
+
+def base_label(entry: Entry | ReportedEntry) -> str:
+    base = entry.submission.base_model
+    return base.id if base.revision is None else f"{base.id} @ {base.revision[:7]}"
 
 
 def joint_references(entries: Sequence[Entry]) -> dict[str, tuple[float, Entry] | None]:
@@ -198,11 +252,15 @@ def _check_page_names(section: Section) -> None:
             )
 
 
-def sections(entries: Sequence[Entry], suite_dirs: Sequence[str]) -> list[Section]:
+def sections(entries: Sequence[Entry | ReportedEntry], suite_dirs: Sequence[str]) -> list[Section]:
     by_key: dict[tuple[str, int], Section] = {}
     for entry in entries:
         key = (entry.suite, entry.submission.suite_version)
-        by_key.setdefault(key, Section(entry.suite, key[1])).entries.append(entry)
+        section = by_key.setdefault(key, Section(entry.suite, key[1]))
+        if isinstance(entry, ReportedEntry):
+            section.reported.append(entry)
+        else:
+            section.entries.append(entry)
     out: list[Section] = []
     for (_, _), section in sorted(by_key.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
         section.ranks = rank_groups_by_interval(
@@ -219,6 +277,7 @@ def sections(entries: Sequence[Entry], suite_dirs: Sequence[str]) -> list[Sectio
             return (math.inf if rank is None else rank, -value, e.name)
 
         section.entries.sort(key=order)
+        section.reported.sort(key=lambda e: e.name)
         out.append(section)
     have = {s.suite for s in out}
     out += [Section(name, None) for name in suite_dirs if name not in have]
@@ -248,7 +307,8 @@ def section_table(section: Section) -> pd.DataFrame:
             "method_family": sub.method_family,
             "base_model": sub.base_model.id,
             "base_model_revision": sub.base_model.revision,
-            "parameters": sub.base_model.parameters,
+            "parameters": entry.parameters[0],
+            "parameters_from": entry.parameters[1],
             "suite": sub.suite,
             "suite_version": sub.suite_version,
             "order": sub.order,
@@ -261,6 +321,11 @@ def section_table(section: Section) -> pd.DataFrame:
             row[f"{info.key}_ci_low"] = ci[0] if ci else None
             row[f"{info.key}_ci_high"] = ci[1] if ci else None
         row["last_pct_of_joint"] = section.rel_joint(entry)
+        paper = paper_row(entry)
+        row["reported_last"] = paper.reported.value if paper else None
+        row["last_minus_reported"] = paper.delta if paper else None
+        row["reported_last_inside_ci95"] = paper.inside if paper else None
+        row["reported_source"] = sub.reported.source.url if sub.reported else None
         row["joint_reference"] = ref[1].name if ref else None
         row.update(
             {
@@ -296,10 +361,41 @@ def leaderboard_json(all_sections: Sequence[Section]) -> dict[str, Any]:
                     "page": section.entry_page(entry),
                     "rank_group": section.ranks.get(entry.name),
                     "verified": entry.verified,
+                    "kind": "measured",
                     "last_pct_of_joint": section.rel_joint(entry),
                     "joint_reference": ref[1].name if ref else None,
+                    "parameters": entry.parameters[0],
+                    "parameters_from": entry.parameters[1],
+                    "vs_paper": [
+                        {
+                            "metric": row.key,
+                            "reported": row.reported.value,
+                            "reported_from": row.reported.origin or None,
+                            "measured": row.measured_value,
+                            "difference": row.delta,
+                            "inside_ci95": row.inside,
+                        }
+                        for row in paper_rows(entry)
+                    ],
                     "submission": entry.submission.model_dump(mode="json"),
                     "results": entry.results.model_dump(mode="json", by_alias=True),
+                }
+            )
+        for reported in section.reported:
+            entries.append(
+                {
+                    "suite": reported.suite,
+                    "suite_version": reported.submission.suite_version,
+                    "name": reported.name,
+                    "page": section.reported_page(reported),
+                    "rank_group": None,
+                    "verified": False,
+                    "kind": "reported",
+                    "reported_metrics": {
+                        key: {"value": m.value, "from": m.origin or None, "reason": m.reason}
+                        for key, m in reported.metrics.items()
+                    },
+                    "submission": reported.submission.model_dump(mode="json"),
                 }
             )
     return {
@@ -313,6 +409,7 @@ def leaderboard_json(all_sections: Sequence[Section]) -> dict[str, Any]:
                 "suite": s.suite,
                 "suite_version": s.version,
                 "entries": len(s.entries),
+                "reported_only": len(s.reported),
                 "csv": s.csv_name if s.entries else None,
             }
             for s in all_sections

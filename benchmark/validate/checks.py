@@ -42,6 +42,8 @@ from benchmark.entry.submission import (
 from benchmark.errors import BenchmarkError
 from benchmark.evaluation.rescore import REPLAY
 from benchmark.evaluation.run import evaluate_entry
+from benchmark.metrics.definitions import metric_keys
+from benchmark.metrics.reported import unknown_metrics
 from benchmark.suites.prepare import records_path
 from benchmark.suites.records import read_records
 from benchmark.suites.registry import Suite, load_suite
@@ -292,6 +294,13 @@ def _check_submission(entry: Path, report: Report) -> Submission | None:
             report.add(
                 SUBMISSION_FILE, f"field {where}: looks like HTML or a script; use plain text"
             )
+    reported = submission.reported
+    for key in unknown_metrics(list(reported.metrics or {}) if reported is not None else []):
+        report.add(
+            SUBMISSION_FILE,
+            f"field reported.metrics: unknown metric {_show(key)!r}; expected one of "
+            f"{', '.join(metric_keys())}",
+        )
     references = [("base_model.path", submission.base_model.path)]
     references += [(f"checkpoints[{i}].path", c.path) for i, c in enumerate(submission.checkpoints)]
     for where, reference in references:
@@ -337,6 +346,14 @@ def _check_registry(submission: Submission, report: Report) -> tuple[Suite, list
     except BenchmarkError as exc:
         report.add(SUBMISSION_FILE, f"field order: {_show(str(exc), 300)}")
         return None
+    reported = submission.reported
+    if reported is not None and reported.tasks is not None and reported.tasks != list(order):
+        report.add(
+            SUBMISSION_FILE,
+            f"field reported.tasks: {_show(str(reported.tasks))}, but order "
+            f"{submission.order!r} trains {', '.join(order)} (the paper's matrix must have "
+            "this protocol's tasks, in this order)",
+        )
     if submission.checkpoints:
         if len(submission.checkpoints) != len(order):
             report.add(
@@ -584,6 +601,34 @@ def check_contents(entry: Path, report: Report) -> None:
             report.add(RESULTS_FILE, f"{part}: {len(differences) - 5} more differences")
 
 
+def _reported_only(entry: Path) -> bool:
+    """Whether submission.yaml says ``reported_only: true`` (read with the safe loader, before
+    its schema is checked, so that a reported-only entry's schema errors are reported as
+    such); False when it cannot be read: the usual checks then report why."""
+    try:
+        data = yaml.safe_load((entry / SUBMISSION_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("reported_only") is True
+
+
+def check_reported_only(entry: Path, report: Report) -> None:
+    """A paper's table (``reported_only: true``): submission.yaml alone, its schema (shape
+    of the matrix, a source), the suite, version and order in the registry, and the paper's
+    tasks equal to the order's. There is nothing to re-score."""
+    for child in sorted(entry.iterdir()):
+        if child.name != SUBMISSION_FILE:
+            report.add(
+                _show(child.name),
+                "a reported_only entry holds submission.yaml only (a paper's numbers, with no "
+                "checkpoints, predictions or results.json); remove it, or drop reported_only",
+            )
+    submission = _check_submission(entry, report)
+    if submission is None:
+        return
+    _check_registry(submission, report)
+
+
 def validate_entry(entry: Path) -> Report:
     """Every check of one entry folder; the report lists each problem on one line."""
     entry = Path(entry)
@@ -595,6 +640,10 @@ def validate_entry(entry: Path) -> Report:
         check_files(entry, report)
         if not (entry / SUBMISSION_FILE).is_file():
             report.add(SUBMISSION_FILE, "missing")
+        elif _reported_only(entry):
+            if report.ok:
+                check_reported_only(entry, report)
+            return report
         if not (entry / RESULTS_FILE).is_file():
             report.add(RESULTS_FILE, "missing (run mllmcl-bench evaluate on the entry)")
         if report.ok:

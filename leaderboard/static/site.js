@@ -63,16 +63,28 @@
     var selects = Array.prototype.slice.call(form.querySelectorAll("select[data-attr]"));
     var shown = form.querySelector(".shown");
 
+    // the suite's reported-only block (a paper's numbers) follows the same filters
+    var also = document.getElementById(form.getAttribute("data-also") || "");
+
+    function keep(row) {
+      return selects.every(function (select) {
+        return select.value === "" || row.dataset[select.getAttribute("data-attr")] === select.value;
+      });
+    }
+
     function apply() {
       var rows = table.tBodies[0].rows;
       var visible = 0;
       Array.prototype.forEach.call(rows, function (row) {
-        var keep = selects.every(function (select) {
-          return select.value === "" || row.dataset[select.getAttribute("data-attr")] === select.value;
-        });
-        row.hidden = !keep;
-        if (keep) { visible += 1; }
+        row.hidden = !keep(row);
+        if (!row.hidden) { visible += 1; }
       });
+      if (also) {
+        Array.prototype.forEach.call(also.tBodies[0].rows, function (row) {
+          // "verified" / "self-reported" are ranked entries' states: a paper's table is neither
+          row.hidden = !keep(row);
+        });
+      }
       if (shown) { shown.textContent = "showing " + visible + " of " + rows.length; }
     }
 
@@ -83,9 +95,76 @@
     apply();
   }
 
+  // The stability-plasticity scatter: hovering or focusing a point names its entry below the
+  // chart and highlights its row in the suite's table.
+  function setupScatter(svg) {
+    var output = document.querySelector("output.hovered[data-for='" + svg.id + "']");
+    var section = svg.closest("section");
+    Array.prototype.forEach.call(svg.querySelectorAll("g.point"), function (point) {
+      var title = point.querySelector("title");
+      var name = point.getAttribute("data-name");
+      function rows() {
+        return section ? Array.prototype.filter.call(
+          section.querySelectorAll("table.board tbody tr"),
+          function (row) { return row.dataset.name === name; }
+        ) : [];
+      }
+      function show() {
+        point.classList.add("active");
+        if (output && title) { output.textContent = title.textContent; }
+        rows().forEach(function (row) { row.classList.add("highlight"); });
+      }
+      function hide() {
+        point.classList.remove("active");
+        rows().forEach(function (row) { row.classList.remove("highlight"); });
+      }
+      point.addEventListener("mouseenter", show);
+      point.addEventListener("focus", show);
+      point.addEventListener("mouseleave", hide);
+      point.addEventListener("blur", hide);
+    });
+  }
+
+  // Compare two entries: the link follows the two selects, to the pre-built page of the pair
+  // (listed below the form, so the page works without this script too).
+  function setupCompare(form) {
+    var list = form.parentNode.querySelector("ul.compare-links[data-section='" +
+      form.getAttribute("data-section") + "']");
+    var first = form.querySelector("select[data-role='a']");
+    var second = form.querySelector("select[data-role='b']");
+    var go = form.querySelector("a.go");
+    if (!list || !first || !second || !go) { return; }
+    function update() {
+      var a = first.value;
+      var b = second.value;
+      var found = null;
+      Array.prototype.forEach.call(list.querySelectorAll("a"), function (link) {
+        var x = link.getAttribute("data-a");
+        var y = link.getAttribute("data-b");
+        if ((x === a && y === b) || (x === b && y === a)) { found = link; }
+      });
+      if (found) {
+        go.setAttribute("href", found.getAttribute("href"));
+        go.removeAttribute("aria-disabled");
+        go.textContent = "Compare";
+      } else {
+        go.removeAttribute("href");
+        go.setAttribute("aria-disabled", "true");
+        go.textContent = "Pick two different entries";
+      }
+    }
+    first.addEventListener("change", update);
+    second.addEventListener("change", update);
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
+    form.hidden = false;
+    update();
+  }
+
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll("table.board"), setupSorting);
     Array.prototype.forEach.call(document.querySelectorAll("form.filters"), setupFilters);
+    Array.prototype.forEach.call(document.querySelectorAll("svg.scatter"), setupScatter);
+    Array.prototype.forEach.call(document.querySelectorAll("form.compare"), setupCompare);
   }
 
   if (document.readyState === "loading") {
