@@ -1,4 +1,4 @@
-# Entry points: make setup | test | lint | demo | site | bench | lock | drift | test-vllm
+# Entry points: make setup | test | lint | demo | site | rescore | bench | lock | drift | test-vllm
 # `make test` and `make demo` set up the environment on their own when needed.
 
 PYTHON ?= python3
@@ -14,7 +14,7 @@ PIP_ARGS ?=
 TORCH_WHEELS ?= /opt/wheels
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint format demo site bench clean browser lock drift test-vllm lock-vllm
+.PHONY: setup test lint format demo site rescore bench clean browser lock drift test-vllm lock-vllm
 
 setup: $(STAMP)
 
@@ -98,6 +98,12 @@ demo: setup
 
 site: setup
 	$(BIN)/mllmcl-bench site --submissions submissions --out leaderboard/_site
+
+# Every committed entry's results.json again from its saved predictions, after a change to
+# scoring or to the metric definitions (the shapes suite is built offline).
+rescore: setup
+	$(BIN)/mllmcl-bench tasks prepare shapes
+	$(BIN)/mllmcl-bench rescore submissions/*/*/
 
 clean:
 	rm -rf leaderboard/_site .pytest_cache .ruff_cache $(DRIFT) $(VLLM_VENV)

@@ -106,6 +106,13 @@ def _evaluate(args: argparse.Namespace) -> str:
     return text
 
 
+def _rescore(args: argparse.Namespace) -> str:
+    from benchmark.evaluation.refresh import default_entries, rescore_entries
+
+    written = rescore_entries(args.entries or default_entries(args.submissions))
+    return "\n".join(f"wrote {path}" for path in written)
+
+
 def _site(args: argparse.Namespace) -> str:
     from benchmark.site.render import site_build
 
@@ -304,6 +311,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", metavar="REF", help="git ref the pull request is based on")
     p.add_argument("--repo", type=Path, default=Path("."), help="repository root (default .)")
     p.set_defaults(run=_validate)
+
+    p = commands.add_parser(
+        "rescore",
+        help="rewrite entries' results.json from their saved predictions",
+        description="Score each entry's saved predictions again with the current scoring and "
+        "metric definitions (same bootstrap replicates and seed) and rewrite its "
+        "results.json, keeping what it records of the run that made the predictions "
+        "(backend, checkpoints, versions, timings). Nothing is generated.",
+    )
+    p.add_argument(
+        "entries",
+        nargs="*",
+        type=Path,
+        metavar="ENTRY",
+        help="entry folders (default: every entry under --submissions)",
+    )
+    p.add_argument("--submissions", type=Path, default=Path("submissions"), metavar="DIR")
+    p.set_defaults(run=_rescore)
 
     p = commands.add_parser(
         "site",

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.metrics import METRIC_DEFINITIONS_VERSION
+
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "submissions" / "shapes"
 SOURCE_ENTRY = COMMITTED / "seq-lora-tiny"
@@ -841,7 +843,7 @@ CASES: list[Case] = [
     ),
     Case(
         "claims-other-metric-definitions",
-        results(lambda r: r.update(metric_definitions=2)),
+        results(lambda r: r.update(metric_definitions=METRIC_DEFINITIONS_VERSION + 1)),
         "results.json",
         "metric_definitions differs",
     ),

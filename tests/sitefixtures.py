@@ -18,6 +18,7 @@ import yaml
 
 from benchmark.entry.results import Results
 from benchmark.entry.submission import Submission
+from benchmark.metrics import METRIC_DEFINITIONS_VERSION
 
 SHA40 = "0123456789abcdef0123456789abcdef01234567"
 TASKS = ("colour", "shape", "count", "position")
@@ -200,7 +201,7 @@ def write_entry(
         "cells": cells,
         "metrics": make_metrics(matrix, T, half_width=half_width, overrides=metrics),
         "probe_drops": probe_drops,
-        "metric_definitions": 1,
+        "metric_definitions": METRIC_DEFINITIONS_VERSION,
         "bootstrap": {"replicates": 1000, "seed": 0, "level": 0.95, "paired": True},
         "verified": checked_sub.verified,
         "provenance": {

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.metrics import cl_metrics, metric_keys
+from benchmark.metrics import METRIC_DEFINITIONS_VERSION, cl_metrics, metric_keys
 from benchmark.metrics.matrix_file import load_matrix_file, metrics_report, read_matrix
 
 KEYS = ["last", "avg", "mft", "bwt", "forgetting", "fwt", "zero_shot_gain"]
@@ -273,7 +273,7 @@ def test_text_report(tmp_path: Path) -> None:
     # aligned: every value ends in the same column
     ends = {line.index(line.split()[1]) + len(line.split()[1]) for line in rows.values()}
     assert len(ends) == 1
-    assert lines[-1] == "metric definitions version 1"
+    assert lines[-1] == f"metric definitions version {METRIC_DEFINITIONS_VERSION}"
 
 
 def test_text_report_fraction_hint(tmp_path: Path) -> None:

@@ -123,3 +123,36 @@ def test_committed_entries_rescore_to_identical_results(
         == (entry / "results.json").read_text()
     )
     assert np.isfinite(again["metrics"]["last"]["value"])
+
+
+def test_rescore_rewrites_results_and_keeps_the_runs_records(
+    shapes_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an entry scored under older definitions: `rescore` brings its results.json to what
+    # the current code computes, keeping what it recorded of the run (backend, checkpoints)
+    monkeypatch.setenv(HOME_ENV, str(shapes_home))
+    monkeypatch.delenv(TASKS_ENV, raising=False)
+    source = ROOT / "submissions" / "shapes" / "seq-lora-tiny"
+    entry = tmp_path / "submissions" / "shapes" / "seq-lora-tiny"
+    shutil.copytree(source, entry)
+    old = json.loads((entry / "results.json").read_text())
+    old["metric_definitions"] = 1
+    old["metrics"]["forgetting"]["ci95"] = [25.0, 30.0]  # excludes its point estimate
+    del old["bootstrap"]["intervals"]
+    (entry / "results.json").write_text(json.dumps(old, indent=1, ensure_ascii=False) + "\n")
+
+    assert main(["rescore", "--submissions", str(tmp_path / "submissions")]) == 0
+    assert (entry / "results.json").read_text() == (source / "results.json").read_text()
+    written = json.loads((entry / "results.json").read_text())
+    assert written["provenance"]["backend"] == "hf" and written["provenance"]["checkpoints"]
+    assert written["bootstrap"]["intervals"] == {d.key: d.interval for d in METRIC_TABLE}
+    assert written["bootstrap"]["intervals"]["forgetting"] == "tie-aware"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_committed_intervals_hold_their_point_estimates(entry: Path) -> None:
+    results = json.loads((entry / "results.json").read_text())
+    for name, metric in results["metrics"].items():
+        if metric["value"] is not None:
+            low, high = metric["ci95"]
+            assert low <= metric["value"] <= high, name

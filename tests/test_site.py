@@ -28,6 +28,7 @@ from sitefixtures import (
 
 from benchmark.entry.results import MetricResult
 from benchmark.errors import BenchmarkError
+from benchmark.metrics import METRIC_DEFINITIONS_VERSION
 from benchmark.site.entries import SITE_MARKER, SiteError, rank_groups_by_interval
 from benchmark.site.format import fmt_number, fmt_parameters, slug
 from benchmark.site.render import site_build
@@ -151,7 +152,8 @@ def test_leaderboard_json(built: tuple[Path, Path, dict[str, Path]]) -> None:
     site, _, entries = built
     data = json.loads((site / "leaderboard.json").read_text(encoding="utf-8"))
     assert data["schema"] == "mllmcl-bench/leaderboard/1"
-    assert data["metric_definitions"] == 1 and "overlap" in data["rank_rule"]
+    assert data["metric_definitions"] == METRIC_DEFINITIONS_VERSION
+    assert "overlap" in data["rank_rule"]
     by_name = {e["name"]: e for e in data["entries"]}
     assert set(by_name) == {
         *SHAPES,
@@ -263,7 +265,11 @@ def test_index_table(built: tuple[Path, Path, dict[str, Path]]) -> None:
     assert "row 0 missing: no base run" in html  # a null metric's reason
     assert "last vs joint" in html and "76.8%" in html
     assert "negative = forgetting" in html and "positive = forgetting" in html
-    assert "Metric definitions version 1" in html
+    assert f"Metric definitions version {METRIC_DEFINITIONS_VERSION}" in html
+    # each metric's interval method, in the definitions table and explained below it
+    forgetting_row = re.search(r"<tr><th scope=\"row\"><code>forgetting</code>.*?</tr>", html)
+    assert forgetting_row and ">tie-aware</td>" in forgetting_row.group(0)
+    assert "<b>BCa</b>: bias-corrected and accelerated" in html and "<b>tie-aware</b>:" in html
     assert 'data-value="64.5"' in html  # numeric sort key, not the displayed text
     assert "\u22126.0" in html  # a negative bwt with a real minus sign
 
@@ -390,8 +396,9 @@ def test_bad_submission_fails_naming_the_file(
 
 
 def test_results_of_other_metric_definitions_fail(tmp_path: Path) -> None:
-    entry = write_entry(tmp_path / "subs", "entry", results={"metric_definitions": 2})
-    with pytest.raises(SiteError, match="metric_definitions 2") as info:
+    other = METRIC_DEFINITIONS_VERSION + 1
+    entry = write_entry(tmp_path / "subs", "entry", results={"metric_definitions": other})
+    with pytest.raises(SiteError, match=f"metric_definitions {other}") as info:
         site_build(tmp_path / "subs", tmp_path / "out")
     assert str(info.value).startswith(str(entry / "results.json"))
 

@@ -20,7 +20,12 @@ from benchmark.entry.results import (
 )
 from benchmark.errors import BenchmarkError
 from benchmark.evaluation.plan import Cell, Plan
-from benchmark.metrics import METRIC_DEFINITIONS_VERSION, bootstrap_metrics, probe_drops
+from benchmark.metrics import (
+    METRIC_DEFINITIONS_VERSION,
+    bootstrap_metrics,
+    metric_table,
+    probe_drops,
+)
 from benchmark.scoring import aggregate, score
 
 DEFAULT_N_BOOT = 1000
@@ -120,7 +125,13 @@ def score_plan(plan_: Plan, *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> G
         "metrics": metrics,
         "probe_drops": drops,
         "metric_definitions": METRIC_DEFINITIONS_VERSION,
-        "bootstrap": {"replicates": n_boot, "seed": seed, "level": 0.95, "paired": True},
+        "bootstrap": {
+            "replicates": n_boot,
+            "seed": seed,
+            "level": 0.95,
+            "paired": True,
+            "intervals": {d.key: d.interval for d in metric_table()},
+        },
         "verified": plan_.submission.verified,
     }
     return GridScores(fields, rows)

@@ -1,6 +1,6 @@
 """THE table of continual-learning metrics, and the functions of an accuracy matrix.
 
-The accuracy matrix ``R`` (metric definitions version 1, see DESIGN.md): ``R[i][j]`` is the
+The accuracy matrix ``R`` (see DESIGN.md): ``R[i][j]`` is the
 accuracy (0–100) on task ``j`` of the model after step ``i``. Row 0 is the base model, rows
 1..T follow each training step; columns are the tasks in training order. In the formulas
 and in every message, steps count from 0 (the base model) and tasks from 1.
@@ -8,7 +8,8 @@ and in every message, steps count from 0 (the base model) and tasks from 1.
 Every metric is one row of :data:`METRIC_TABLE` (a :class:`MetricDefinition`): its key,
 label, formula and meaning (what the CLI, ``results.json`` and the site show), the
 direction in which it improves, what it needs (two steps, the base row), the cells it reads
-(for the reason a value is undefined), whether it is a leaderboard column, and its
+(for the reason a value is undefined), whether it is a leaderboard column, the method of
+its interval (a key of :data:`~benchmark.metrics.intervals.INTERVAL_METHODS`), and its
 ``compute`` function on a stack of matrices of shape ``(..., T+1, T)``. Adding a metric is
 adding a row: the ``metrics`` command, ``results.json`` (with its bootstrap interval), the
 leaderboard's table and its CSV all read this table. Everything reads it through
@@ -28,8 +29,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-METRIC_DEFINITIONS_VERSION = 1
-"""Bumped whenever a definition below changes; results.json records it."""
+METRIC_DEFINITIONS_VERSION = 2
+"""Bumped whenever a definition below changes; results.json records it.
+
+1: the seven metrics, percentile intervals. 2: the same metrics; each declares its interval
+method (:mod:`benchmark.metrics.intervals`): tie-aware for ``forgetting``, BCa for the others.
+"""
 
 Cells = list[tuple[int, int]]
 
@@ -75,6 +80,10 @@ class MetricDefinition:
     min_steps: int = 1
     needs_base_row: bool = False
     leaderboard: bool = False  # a column of the leaderboard's table
+    interval: str = "bca"  # how its interval is computed: a key of intervals.INTERVAL_METHODS
+    # the cells that enter only through a maximum over steps, one maximum per task (column);
+    # the "tie-aware" interval needs them
+    maxed: Callable[[int], Cells] | None = None
 
 
 def _last(p: Parts) -> np.ndarray:
@@ -177,6 +186,8 @@ METRIC_TABLE: tuple[MetricDefinition, ...] = (
         cells=lambda T: [(i, j) for j in range(1, T) for i in range(j, T + 1)],
         min_steps=2,
         leaderboard=True,
+        interval="tie-aware",
+        maxed=lambda T: [(i, j) for j in range(1, T) for i in range(j, T)],
     ),
     MetricDefinition(
         key="fwt",

@@ -13,24 +13,37 @@ from benchmark.metrics.definitions import (
     definition,
     metric_arrays,
     metric_keys,
+    metric_table,
 )
+from benchmark.metrics.intervals import (
+    BCA,
+    INTERVAL_METHODS,
+    TIE_AWARE,
+    interval_of,
+    percentile_interval,
+)
+from benchmark.metrics.ties import tied_means
 
 _CHUNK_ELEMENTS = 1 << 22  # resampling draws at most this many indices at once (32 MiB)
 _SINGLE_THREAD_ELEMENTS = 1 << 18  # see _weighted_sums
 _ONE_CALL_ELEMENTS = 1 << 22  # larger products: one call, threads allowed
+_JACKKNIFE_ELEMENTS = 1 << 21  # leave-one-out matrices stacked at once (16 MiB)
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A point estimate with its bootstrap percentile interval.
+    """A point estimate with its bootstrap interval.
 
-    ``ci95`` holds the interval at the requested ``level`` (0.95 unless asked otherwise);
-    it and ``value`` are None, with a ``reason``, when the metric is undefined.
+    ``ci95`` holds the interval at the requested ``level`` (0.95 unless asked otherwise),
+    computed by ``method`` (a key of :data:`~benchmark.metrics.intervals.INTERVAL_METHODS`);
+    it always contains ``value``. ``value`` and ``ci95`` are None, with a ``reason``, when
+    the metric is undefined.
     """
 
     value: float | None
     ci95: tuple[float, float] | None
     reason: str | None = None
+    method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,10 +175,32 @@ def bootstrap_matrices(
     return _resampled_means(arrays, n_boot, np.random.default_rng(seed))
 
 
-def _percentiles(samples: np.ndarray, level: float) -> tuple[float, float]:
-    tail = (1.0 - level) / 2.0
-    lo, hi = np.quantile(samples, [tail, 1.0 - tail])
-    return float(lo), float(hi)
+def _jackknife_metrics(arrays: Sequence[np.ndarray], base_row: bool) -> dict[str, list[np.ndarray]]:
+    """Every metric with each item left out in turn: ``{name: [per task, (n_items,)]}``.
+
+    Leaving out item i of task k changes only column k of the cell means (to the mean of
+    the other items, at every step); each metric is computed on a stack of such matrices.
+    """
+    means = _cell_means(arrays)
+    out: dict[str, list[np.ndarray]] = {name: [] for name in metric_keys()}
+    for k, a in enumerate(arrays):
+        n = a.shape[1]
+        if n < 2:
+            for values in out.values():
+                values.append(np.zeros(0))
+            continue
+        others = (a.sum(axis=1)[None, :] - a.T) * (100.0 / (n - 1))  # (n, n_steps)
+        chunk = max(1, _JACKKNIFE_ELEMENTS // means.size)
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in out}
+        for start in range(0, n, chunk):
+            block = others[start : start + chunk]
+            stack = np.broadcast_to(means, (len(block), *means.shape)).copy()
+            stack[:, :, k] = block
+            for name, values in metric_arrays(stack, base_row=base_row).items():
+                parts[name].append(values)
+        for name, values in parts.items():
+            out[name].append(np.concatenate(values))
+    return out
 
 
 def bootstrap_metrics(
@@ -175,31 +210,67 @@ def bootstrap_metrics(
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    methods: Mapping[str, str] | None = None,
 ) -> dict[str, Interval]:
-    """Every metric with a paired-bootstrap percentile interval.
+    """Every metric with a paired-bootstrap interval, by the method its definition declares.
 
     ``item_scores`` as in :func:`bootstrap_matrices`. The point estimate is
-    ``cl_metrics`` of the per-cell means × 100; the interval is the ``level`` percentile
-    interval of the metric over ``n_boot`` replicates. Keys are :func:`metric_keys`.
+    ``cl_metrics`` of the per-cell means × 100; the interval is computed from the metric
+    over ``n_boot`` replicates by the metric's :attr:`MetricDefinition.interval` method
+    (BCa: bias-corrected and accelerated, with the acceleration from the jackknife over
+    each task's items; tie-aware for a maximum over steps; see
+    :mod:`benchmark.metrics.intervals`). Every interval contains its point estimate. Keys
+    are :func:`metric_keys`. ``methods`` overrides the method of some metrics
+    (``{"forgetting": "percentile"}``), for studies of the methods.
 
     ``forgetting`` takes a maximum over steps, which noise pushes up: where the steps before
     the last differ little next to their sampling noise, its replicates sit above the point
-    estimate and the interval can miss it. The other metrics are linear in the cells.
+    estimate, and the plug-in value above the truth where steps tie: the tie-aware interval
+    takes its lower end from the tied steps' mean (:mod:`benchmark.metrics.ties`). The
+    other metrics are linear in the cells.
     """
     _check_boot(n_boot, level)
+    for name, method in (methods or {}).items():
+        _check_metric(name)
+        if method not in INTERVAL_METHODS:
+            raise ValueError(
+                f"unknown interval method {method!r}; expected one of {', '.join(INTERVAL_METHODS)}"
+            )
+    chosen = {d.key: d.interval for d in metric_table()} | dict(methods or {})
     arrays = _item_arrays(item_scores, base_row)
-    point = cl_metrics_explained(_cell_means(arrays), base_row)
-    replicates = metric_arrays(
-        _resampled_means(arrays, n_boot, np.random.default_rng(seed)), base_row=base_row
-    )
+    means = _cell_means(arrays)
+    point = cl_metrics_explained(means, base_row)
+    stack = _resampled_means(arrays, n_boot, np.random.default_rng(seed))
+    replicates = metric_arrays(stack, base_row=base_row)
+    jackknife = _jackknife_metrics(arrays, base_row) if BCA in chosen.values() else {}
+    if not base_row:  # the tie-aware interval reads full matrices, row 0 the base model
+        means = np.vstack([np.full((1, means.shape[1]), np.nan), means])
+        stack = np.concatenate([np.full((n_boot, 1, means.shape[1]), np.nan), stack], axis=1)
     out: dict[str, Interval] = {}
     for name in metric_keys():
         m = point[name]
         if m.value is None:
             out[name] = Interval(None, None, m.reason)
         else:
-            out[name] = Interval(m.value, _percentiles(replicates[name], level))
+            tied = None
+            if chosen[name] == TIE_AWARE:
+                tied = _tied_replicates(name, means, stack, [a.shape[1] for a in arrays])
+            ci = interval_of(
+                chosen[name], replicates[name], m.value, level, jackknife.get(name, ()), tied
+            )
+            out[name] = Interval(m.value, ci, method=chosen[name])
     return out
+
+
+def _tied_replicates(
+    name: str, means: np.ndarray, stack: np.ndarray, n_items: Sequence[int]
+) -> np.ndarray:
+    """Replicates of metric ``name`` with its maxima over steps replaced by tied means."""
+    d = definition(name)
+    if d.maxed is None:
+        raise ValueError(f"{name} takes no maximum over steps: its interval cannot be tie-aware")
+    _, tied = tied_means(means, stack, d.maxed(means.shape[1]), n_items)
+    return metric_arrays(tied)[name]
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -280,7 +351,9 @@ def paired_test(
     below = (np.count_nonzero(d <= 0) + 1) / (n_boot + 1)
     above = (np.count_nonzero(d >= 0) + 1) / (n_boot + 1)
     p_value = min(1.0, 2.0 * min(below, above))
-    return PairedResult(a_point.value - b_point.value, _percentiles(d, level), float(p_value))
+    return PairedResult(
+        a_point.value - b_point.value, percentile_interval(d, level), float(p_value)
+    )
 
 
 def rank_groups(

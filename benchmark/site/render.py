@@ -45,6 +45,7 @@ from benchmark.entry.submission import (
     METHOD_FAMILIES,
 )
 from benchmark.metrics.definitions import METRIC_DEFINITIONS_VERSION, metric_table
+from benchmark.metrics.intervals import INTERVAL_METHODS
 from benchmark.paths import installed_data_dir, repo_root
 from benchmark.site.charts import cell_reason, heatmap, line_chart, scatter
 from benchmark.site.entries import (
@@ -115,6 +116,7 @@ def _environment(templates: Path) -> jinja2.Environment:
         METRICS=metric_table(),
         METRIC_BY_KEY={d.key: d for d in metric_table()},
         METRIC_DEFINITIONS=METRIC_DEFINITIONS_VERSION,
+        INTERVAL_METHODS=INTERVAL_METHODS,
         board_columns=board_columns,
         RANK_RULE=RANK_RULE,
         DASH=DASH,
