@@ -78,6 +78,7 @@ EXPECTED_NAMES = [
     "relaxed_accuracy",
     "set_f1",
     "token_f1",
+    "ucit_exact",
     "vqa_accuracy",
 ]
 
@@ -783,6 +784,23 @@ VP_CASES: dict[str, Case] = {
 @table("mllmcl_vp", VP_CASES)
 def test_mllmcl_vp(prediction, answers, choices, value, parse_ok) -> None:
     check("mllmcl_vp", prediction, answers, choices, value, parse_ok)
+
+
+# UCIT's eval_deepseek_r1.py: pred.upper() == answer.upper(), nothing else
+UCIT_CASES: dict[str, Case] = {
+    "same": ("goldfish", ["Goldfish"], None, 1.0, True),
+    "stripped prediction": ("  Goldfish\n", ["Goldfish"], None, 1.0, True),
+    "period is not removed": ("Goldfish.", ["Goldfish"], None, 0.0, True),
+    "no article removal": ("a goldfish", ["goldfish"], None, 0.0, True),
+    "numbers as written": ("2", ["two"], None, 0.0, True),
+    "letter": ("b", ["B"], None, 1.0, True),
+    "containment is not enough": ("B. falling", ["B"], None, 0.0, True),
+}
+
+
+@table("ucit_exact", UCIT_CASES)
+def test_ucit_exact(prediction, answers, choices, value, parse_ok) -> None:
+    check("ucit_exact", prediction, answers, choices, value, parse_ok)
 
 
 # --------------------------------------------------------------------------- shared rules

@@ -42,6 +42,8 @@ MAX_JSON_DEPTH = 8
 Accuracy = Annotated[float, Strict(), Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 Points = Annotated[float, Strict(), Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
 Step = Annotated[int, Strict(), Field(ge=0, le=MAX_STEPS)]
+# A caption metric x100: BLEU, METEOR, ROUGE-L at most 100, CIDEr(-D) at most 1000.
+CaptionMetric = Annotated[float, Strict(), Field(ge=0.0, le=1000.0, allow_inf_nan=False)]
 
 
 def _plain_json(value: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +100,14 @@ class CellResult(StrictModel):
         ),
     )
     predictions_sha256: Text
+    metrics: dict[Text, CaptionMetric] | None = Field(
+        None,
+        exclude_if=lambda value: value is None,  # results of other cells read as before
+        description=(
+            "caption cells: BLEU-1..4, METEOR, ROUGE-L, CIDEr (x100) and their Average, the "
+            "cell's number in the matrix; null for other cells"
+        ),
+    )
 
 
 class ProbeResult(StrictModel):

@@ -1,4 +1,4 @@
-"""The authors' own rules: MLLM-CL's per-task scorers, OCRBench, MMT GUI, MathVista."""
+"""The authors' own rules: MLLM-CL's per-task scorers, OCRBench, MMT GUI, MathVista, UCIT."""
 
 from __future__ import annotations
 
@@ -249,3 +249,17 @@ def mathvista(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None
         return Score(1.0 if extracted == float(gold) else 0.0, _fmt_number(extracted), True, True)
     p = " ".join(pred.casefold().split())
     return Score(1.0 if p == " ".join(gold.casefold().split()) else 0.0, p, True, True)
+
+
+# --------------------------------------------------------------------------- UCIT
+
+
+@register("ucit_exact")
+def ucit_exact(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
+    """UCIT's QA tasks (ImageNet-R, ArxivQA, IconQA, CLEVR-Math): case-insensitive exact match,
+    ``pred.upper() == answer.upper()`` (Ghy0501/HiDe-LLaVA@4dd0793:
+    llava/eval/eval_deepseek_r1.py, ``eval_single``; the same in Ghy0501/MCITlib@2956dfd).
+    No other normalisation: "Cat." does not match "cat"; the prediction is stripped, as the
+    authors' generation loop strips it, the gold is not."""
+    upper = pred.upper()
+    return _result(_any_gold(golds, lambda g: g.upper() == upper), upper, True)
