@@ -10,13 +10,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from mirrors import ucit_mirror
-from tinyworld import write_submission
+from tinyworld import short_answer_suite, write_submission
 
 from benchmark.entry.results import load_results
 from benchmark.evaluation.run import evaluate_entry
-from benchmark.paths import TASKS_ENV
 from benchmark.scoring import KNOWN_SCORERS, SCORERS, UnknownScorerError, score
 from benchmark.scoring.caption import (
     AVERAGE,
@@ -109,13 +107,7 @@ def test_tiny_model_entry_on_ucit_with_caption_metrics(
     java, home: Path, world: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ucit_mirror(tmp_path / "mirror")
-    # the suite as shipped, but answers cut at 12 tokens: a tiny model rambles for 128
-    shipped = yaml.safe_load((Path(__file__).parents[1] / "tasks" / "ucit.yaml").read_text())
-    for task in shipped["tasks"].values():
-        task["max_new_tokens"] = 12
-    (tmp_path / "tasks").mkdir()
-    (tmp_path / "tasks" / "ucit.yaml").write_text(yaml.safe_dump(shipped, sort_keys=False))
-    monkeypatch.setenv(TASKS_ENV, str(tmp_path / "tasks"))
+    short_answer_suite("ucit", tmp_path / "tasks", monkeypatch)
     suite = load_suite("ucit")
     prepare_suite(suite, from_dir=tmp_path / "mirror")
     entry = tmp_path / "entry"

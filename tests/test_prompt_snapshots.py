@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mirrors import ability_mirror, domain_mirror, msvqa_mirror, routing_mirror, ucit_mirror
+from mirrors import (
+    ability_mirror,
+    coin_mirror,
+    domain_mirror,
+    msvqa_mirror,
+    routing_mirror,
+    ucit_mirror,
+)
 
 from benchmark.suites.prepare import prepare_suite
 from benchmark.suites.records import read_records
@@ -34,6 +41,7 @@ MIRRORS = {
     "routing": routing_mirror,
     "msvqa": msvqa_mirror,
     "ucit": ucit_mirror,
+    "coin": coin_mirror,
     "shapes": None,  # generated, no mirror
 }
 

@@ -23,7 +23,7 @@ def test_ucit_is_listed_with_its_order_and_scorers() -> None:
     suite = next(s for s in list_suites() if s.id == "ucit")
     assert suite.order() == ORDER
     assert {t.id: t.scorer for t in suite.tasks} == {
-        **dict.fromkeys(["imagenet-r", "arxivqa", "iconqa", "clevr-math"], "ucit_exact"),
+        **dict.fromkeys(["imagenet-r", "arxivqa", "iconqa", "clevr-math"], "exact_upper"),
         "vizwiz-caption": "coco_caption",
         "flickr30k": "coco_caption",
     }

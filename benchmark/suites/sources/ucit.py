@@ -66,7 +66,7 @@ DEFAULT_IMAGE_ROOTS = ("datasets", "UCIT/datasets", "")
 _IMAGE_TOKEN = re.compile(r"\s*<image>\s*")
 
 
-def _candidates(spec: TaskRequest, options: Mapping[str, Any], key: str, split: str) -> list[str]:
+def candidates(spec: TaskRequest, options: Mapping[str, Any], key: str, split: str) -> list[str]:
     dirs = options.get("dirs")
     if not dirs:
         raise SuiteError(f"tasks.{spec.task}.options.dirs: no folder given")
@@ -76,7 +76,7 @@ def _candidates(spec: TaskRequest, options: Mapping[str, Any], key: str, split: 
     return [f"{d}/{n}" for d in dirs for n in names]
 
 
-class _ImageFolder:
+class ImageFolder:
     """Image names of the records, resolved under the first image root that holds them."""
 
     def __init__(self, raw_dir: Path, images: Images, roots: list[str]) -> None:
@@ -150,11 +150,11 @@ def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
     raw_dir = raw_root(request, "ucit")
     fields = Fields.of_task(spec, FIELDS)
     rel = find_file(
-        raw_dir, _candidates(spec, options, "files", split), f"the {task} {split} records"
+        raw_dir, candidates(spec, options, "files", split), f"the {task} {split} records"
     )
     where = rel.as_posix()
     roots = [str(r).strip("/") for r in options.get("image_roots", DEFAULT_IMAGE_ROOTS)]
-    images = _ImageFolder(
+    images = ImageFolder(
         raw_dir,
         Images(raw_dir, request.out_dir, verify=bool(options.get("verify_images", True))),
         roots,
@@ -166,7 +166,7 @@ def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
     if options.get("references"):
         ref_rel = find_file(
             raw_dir,
-            _candidates(spec, options, "references", split),
+            candidates(spec, options, "references", split),
             f"the {task} reference captions (COCO format)",
         )
         ref_where = ref_rel.as_posix()
