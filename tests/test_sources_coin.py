@@ -136,9 +136,18 @@ def test_tiny_model_entry_on_coin(
     shutil.copytree(world["base"], entry / "model")
     for i in range(1, len(ORDER) + 1):  # eight steps from the three adapters
         shutil.copytree(world["adapters"][(i - 1) % 3], entry / f"step-{i}")
-    write_submission(entry, "coin", ORDER, name="tiny-coin")
+    # a LLaVA-1.5 base by name: results.json records the tasks it was trained on
+    write_submission(
+        entry,
+        "coin",
+        ORDER,
+        name="tiny-coin",
+        base_model={"id": "tiny-llava-v1.5", "path": "model"},
+    )
     evaluate_entry(entry, batch_size=3, cache_path=tmp_path / "c.sqlite", progress=False, n_boot=20)
     results = load_results(entry / "results.json")
     assert results.tasks == ORDER and len(results.matrix) == 9
     assert {c.task for c in results.cells} == set(ORDER)
     assert all(c.metrics is None for c in results.cells)
+    assert set(results.contamination) == {"textvqa", "gqa", "grounding", "vqav2", "ocrvqa"}
+    assert "contamination" in json.loads((entry / "results.json").read_text())

@@ -161,6 +161,14 @@ class Results(StrictModel):
     metric_definitions: Version
     bootstrap: JsonObject
     verified: StrictBool
+    contamination: dict[Text, Text] | None = Field(
+        None,
+        exclude_if=lambda value: not value,  # entries without one read as before
+        description=(
+            "task -> note: tasks whose test data (or images) are in the base model's training "
+            "data, as the suite YAML declares (contamination); null or absent: none known"
+        ),
+    )
     provenance: Provenance
 
     @model_validator(mode="after")

@@ -163,6 +163,12 @@ def score_plan(plan_: Plan, *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> G
         "metric_definitions": METRIC_DEFINITIONS_VERSION,
         "bootstrap": {"replicates": n_boot, "seed": seed, "level": 0.95, "paired": True},
         "verified": plan_.submission.verified,
+        "contamination": {
+            task: note
+            for task, note in plan_.suite.contaminated(plan_.submission.base_model.id).items()
+            if task in columns
+        }
+        or None,
     }
     return GridScores(fields, rows)
 

@@ -44,7 +44,7 @@ from benchmark.entry.submission import (
 )
 from benchmark.metrics.definitions import METRIC_DEFINITIONS_VERSION, metric_table
 from benchmark.paths import installed_data_dir, repo_root
-from benchmark.site.charts import cell_reason, heatmap, line_chart
+from benchmark.site.charts import caption_note, cell_reason, heatmap, line_chart
 from benchmark.site.entries import (
     DASH,
     RANK_RULE,
@@ -110,6 +110,7 @@ def _environment(templates: Path) -> jinja2.Environment:
         DASH=DASH,
         MetricCell=MetricCell,
         null_reason=cell_reason,
+        caption_note=caption_note,
         ordered_metrics=ordered_metrics,
         version=__version__,
         METHOD_FAMILIES=METHOD_FAMILIES,
