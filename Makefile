@@ -14,7 +14,7 @@ PIP_ARGS ?=
 TORCH_WHEELS ?= /opt/wheels
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint format demo site rescore bench clean browser lock drift test-vllm lock-vllm
+.PHONY: setup test lint format demo site rescore bench clean browser java lock drift test-vllm lock-vllm
 
 setup: $(STAMP)
 
@@ -41,7 +41,7 @@ lock: setup
 # The newest versions pyproject.toml allows, without the lock, in a throwaway venv: what a
 # plain `pip install -e .` gets today. The scheduled workflow runs this to see drift early.
 DRIFT := .venv-drift
-drift: browser
+drift: browser java
 	rm -rf $(DRIFT)
 	$(PYTHON) -m venv $(DRIFT)
 	$(DRIFT)/bin/python tools/torchvision_cpu/install.py
@@ -72,13 +72,20 @@ lock-vllm: setup
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes \
 	  --upgrade --custom-compile-command "make lock-vllm" --quiet -o $(VLLM_LOCK)
 
+# The caption metrics (pycocoevalcap: PTB tokenizer, METEOR) run on Java; CI machines start
+# without it.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "installing Debian's headless Java runtime for the caption metrics"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
+
 # The browser tests need Debian's chromium; CI machines start without it.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: setup browser
+test: setup browser java
 	$(BIN)/python -m pytest -q
 
 lint: setup

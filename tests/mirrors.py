@@ -493,3 +493,161 @@ def assert_golds_score(home: Path, suite: str) -> int:
             assert full and result.parse_ok, (record.uid, record.scorer, result)
             checked += 1
     return checked
+
+
+# --------------------------------------------------------------------------- UCIT
+
+UCIT_TASKS = {  # task id → (HiDe-LLaVA folder, MCITlib folder)
+    "imagenet-r": ("ImageNet-R", "ImageNet-R"),
+    "arxivqa": ("ArxivQA", "ArxivQA"),
+    "vizwiz-caption": ("VizWiz", "VizWiz"),
+    "iconqa": ("IconQA", "IconQA"),
+    "clevr-math": ("CLEVR", "CLEVR-Math"),
+    "flickr30k": ("Flickr30k", "Flickr30k"),
+}
+UCIT_CAPTIONS = ("vizwiz-caption", "flickr30k")
+UCIT_QA = {
+    "imagenet-r": ("What is the object in the image?\nAnswer the question using a single word "
+                   "or phrase.", ["cat", "Goldfish", "pizza"]),
+    "arxivqa": ("Which trend does the figure show?\nA. rising\nB. falling\nAnswer with the "
+                "option's letter from the given choices directly.", ["A", "B", "A"]),
+    "iconqa": ("How many shapes are there?\nAnswer the question using a single word or "
+               "phrase.", ["3", "7", "two"]),
+    "clevr-math": ("Subtract all red balls. How many objects are left?\nAnswer the question "
+                   "using a single word or phrase.", ["4", "0", "9"]),
+}  # fmt: skip
+UCIT_REFERENCES = {
+    "vizwiz-caption": [
+        ["A can of soup on a kitchen counter.", "A red and white soup can."],
+        ["A blurry photo of a computer keyboard.", "Keys of a black keyboard."],
+        ["A bottle of shampoo held in a hand.", "A white plastic bottle."],
+    ],
+    "flickr30k": [
+        ["A dog runs across the grass.", "A brown dog running in a park.", "A dog on grass."],
+        ["Two men ride bicycles down a street.", "Cyclists on a city road."],
+        ["A child jumps into a swimming pool.", "A kid splashing in the water."],
+    ],
+}
+UCIT_CAPTION_PROMPT = "Describe the image briefly."
+
+
+def ucit_mirror(root: Path, *, layout: str = "hide") -> Expected:
+    """UCIT as the hub repo holds it: ``<Task>/test_3000.json`` (HiDe-LLaVA's names, layout
+    "hide") or ``UCIT/<Task>/test.json`` with ``CLEVR-Math`` (MCITlib's, layout "mcitlib");
+    caption tasks add ``val_coco_type_3000.json``; images under ``datasets/``."""
+    base = root if layout == "hide" else root / "UCIT"
+    test_name = "test_3000.json" if layout == "hide" else "test.json"
+    expected: Expected = {}
+    for t, (task, (hide_dir, mcit_dir)) in enumerate(UCIT_TASKS.items()):
+        folder = hide_dir if layout == "hide" else mcit_dir
+        records, table = [], {}
+        images = [f"{folder}/test/img{i}.png" for i in range(3)]
+        write_images(base / "datasets", images, seed=10 * t)
+        for i, image in enumerate(images):
+            qid = f"{folder.lower()}_{i}"
+            if task in UCIT_CAPTIONS:
+                refs = UCIT_REFERENCES[task][i]
+                records.append({"question_id": qid, "image": image, "text": UCIT_CAPTION_PROMPT,
+                                "answer": refs[0]})  # fmt: skip
+                table[qid] = (tuple(refs), "coco_caption")
+            else:
+                prompt, golds = UCIT_QA[task]
+                records.append({"question_id": qid, "image": image, "text": prompt,
+                                "answer": golds[i]})  # fmt: skip
+                table[qid] = ((golds[i],), "exact_upper")
+        write_json(base / folder / test_name, records)
+        if task in UCIT_CAPTIONS:
+            write_json(base / folder / "val_coco_type_3000.json", ucit_coco(task, images))
+        expected[task] = {"test": table}
+    return expected
+
+
+def ucit_coco(task: str, images: list[str]) -> dict[str, Any]:
+    """A COCO caption file as the authors' eval_caption.py reads it: image ids 1..N in the
+    test file's order, ``file_name`` the image's base name."""
+    refs = UCIT_REFERENCES[task]
+    return {
+        "images": [{"id": i + 1, "file_name": Path(img).name} for i, img in enumerate(images)],
+        "annotations": [
+            {"id": 10 * i + k, "image_id": i + 1, "caption": caption}
+            for i in range(len(images))
+            for k, caption in enumerate(refs[i])
+        ],
+        "categories": [{"id": 1, "name": "captioning"}],
+    }
+
+
+# --------------------------------------------------------------------------- CoIN
+
+COIN_TASKS = {  # task id → (folder, test file name, scorer)
+    "scienceqa": ("ScienceQA", "test.json", "coin_sqa"),
+    "textvqa": ("TextVQA", "val.json", "vqa_accuracy"),
+    "imagenet": ("ImageNet", "test.json", "coin_imagenet"),
+    "gqa": ("GQA", "test.json", "coin_gqa"),
+    "vizwiz": ("VizWiz", "val.json", "exact_upper"),
+    "grounding": ("Grounding", "test.json", "coin_grounding"),
+    "vqav2": ("VQAv2", "val.json", "exact_upper"),
+    "ocrvqa": ("OCRVQA", "test.json", "coin_ocrvqa"),
+}
+COIN_TEXT = {
+    "scienceqa": "<image>\nContext: A bird sits on a branch.\nWhich is a vertebrate?\nA. worm\n"
+                 "B. bird\nC. snail",
+    "textvqa": "What brand is the bottle?\nAnswer the question using a single word or phrase.",
+    "imagenet": "What is the object in the image?\nAnswer the question using a single word or "
+                "phrase.",
+    "gqa": "Is the cup to the left of the plate?\nAnswer the question using a single word or "
+           "phrase.",
+    "vizwiz": "What is this?\nWhen the provided information is insufficient, respond with "
+              "'Unanswerable'.\nAnswer the question using a single word or phrase.",
+    "grounding": "Please provide the bounding box coordinate of the region this sentence "
+                 "describes: the man on the left.",
+    "vqav2": "How many dogs are there?\nAnswer the question using a single word or phrase.",
+    "ocrvqa": "Who wrote this book?\nAnswer the question using a single word or phrase.",
+}  # fmt: skip
+COIN_ANSWERS = {
+    "scienceqa": [1, "A", "C"],  # an option index (as problems.json has it) or a letter
+    "imagenet": ["goldfish", "tabby cat", "pizza"],
+    "gqa": ["yes", "no", "left"],
+    "vizwiz": ["soup", "unanswerable", "keyboard"],
+    "grounding": ["[0.1, 0.2, 0.5, 0.9]", "[0.0, 0.0, 0.25, 0.25]", "[0.4, 0.4, 0.8, 0.6]"],
+    "vqav2": ["2", "yes", "red"],
+    "ocrvqa": ["Jane Austen", "Mark Twain", "Unanswerable"],
+}
+TEXTVQA_ANSWERS = [["coca cola"] * 8 + ["coke"] * 2, ["nike"] * 10, ["10"] * 6 + ["ten"] * 4]
+
+
+def coin_mirror(root: Path) -> Expected:
+    """CoIN as its authors' scripts read it: ``Instructions_Original/<Task>/test.json`` (or
+    ``val.json``), images under ``cl_dataset/``, TextVQA's ten answers in
+    ``cl_dataset/TextVQA/TextVQA_0.5.1_val.json``."""
+    expected: Expected = {}
+    for t, (task, (folder, name, scorer)) in enumerate(COIN_TASKS.items()):
+        images = [f"{folder}/images/{folder.lower()}{i}.png" for i in range(3)]
+        write_images(root / "cl_dataset", images, seed=7 * t)
+        records, table = [], {}
+        for i, image in enumerate(images):
+            qid = f"{i}" if task == "textvqa" else f"{folder.lower()}-{i}"
+            record: dict[str, Any] = {"question_id": qid, "image": image, "text": COIN_TEXT[task]}
+            if task == "scienceqa" and i == 2:
+                del record["image"]  # a text-only ScienceQA question
+            if task == "textvqa":
+                gold = tuple(TEXTVQA_ANSWERS[i])
+            elif task == "grounding":
+                record |= {"answer_bbox": COIN_ANSWERS[task][i], "size": [640, 480]}
+                gold = (COIN_ANSWERS[task][i],)
+            else:
+                record["answer"] = COIN_ANSWERS[task][i]
+                value = COIN_ANSWERS[task][i]
+                gold = ("ABCDE"[value],) if isinstance(value, int) else (value,)
+            records.append(record)
+            table[qid] = (gold, scorer)
+        write_json(root / "Instructions_Original" / folder / name, records)
+        expected[task] = {"test": table}
+    write_json(
+        root / "cl_dataset" / "TextVQA" / "TextVQA_0.5.1_val.json",
+        {"dataset_name": "textvqa", "data": [
+            {"question_id": i, "image_id": f"t{i}", "answers": answers}
+            for i, answers in enumerate(TEXTVQA_ANSWERS)
+        ]},
+    )  # fmt: skip
+    return expected

@@ -46,6 +46,9 @@ def test_prepare_then_show_offline(tmp_path: Path) -> None:
     listed = run("tasks", "list", home=tmp_path)
     shapes_line = next(line for line in listed.stdout.splitlines() if line.startswith("shapes "))
     assert shapes_line.split()[:5] == ["shapes", "1", "4", "stable", "yes"]
+    rows = {line.split()[0]: line.split()[:5] for line in listed.stdout.splitlines()[1:]}
+    assert rows["ucit"] == ["ucit", "1", "6", "unverified", "no"]
+    assert rows["coin"] == ["coin", "1", "8", "unverified", "no"]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mirrors import ability_mirror, domain_mirror, msvqa_mirror, routing_mirror
+from mirrors import (
+    ability_mirror,
+    coin_mirror,
+    domain_mirror,
+    msvqa_mirror,
+    routing_mirror,
+    ucit_mirror,
+)
 
 from benchmark.suites.prepare import prepare_suite
 from benchmark.suites.records import read_records
@@ -33,6 +40,8 @@ MIRRORS = {
     "mllm-cl-ability": ability_mirror,
     "routing": routing_mirror,
     "msvqa": msvqa_mirror,
+    "ucit": ucit_mirror,
+    "coin": coin_mirror,
     "shapes": None,  # generated, no mirror
 }
 

@@ -61,8 +61,14 @@ def check(scorer: str, prediction: str, answers: Sequence[str], choices, value, 
 
 EXPECTED_NAMES = [
     "anls",
+    "coin_gqa",
+    "coin_grounding",
+    "coin_imagenet",
+    "coin_ocrvqa",
+    "coin_sqa",
     "detection_f1",
     "exact_match",
+    "exact_upper",
     "mathvista",
     "mllmcl_fin",
     "mllmcl_med",
@@ -785,6 +791,84 @@ def test_mllmcl_vp(prediction, answers, choices, value, parse_ok) -> None:
     check("mllmcl_vp", prediction, answers, choices, value, parse_ok)
 
 
+# UCIT's eval_deepseek_r1.py, CoIN's eval_vizwiz.py/eval_vqav2.py: pred.upper() == answer.upper()
+UCIT_CASES: dict[str, Case] = {
+    "same": ("goldfish", ["Goldfish"], None, 1.0, True),
+    "stripped prediction": ("  Goldfish\n", ["Goldfish"], None, 1.0, True),
+    "period is not removed": ("Goldfish.", ["Goldfish"], None, 0.0, True),
+    "no article removal": ("a goldfish", ["goldfish"], None, 0.0, True),
+    "numbers as written": ("2", ["two"], None, 0.0, True),
+    "letter": ("b", ["B"], None, 1.0, True),
+    "containment is not enough": ("B. falling", ["B"], None, 0.0, True),
+}
+
+
+@table("exact_upper", UCIT_CASES)
+def test_exact_upper(prediction, answers, choices, value, parse_ok) -> None:
+    check("exact_upper", prediction, answers, choices, value, parse_ok)
+
+
+# CoIN, zackschen/CoIN@4122465: ETrain/Eval/LLaVA/CoIN/eval_*.py
+IMAGENET_CASES: dict[str, Case] = {
+    "same": ("goldfish", ["goldfish"], None, 1.0, True),
+    "gold in prediction": ("It is a goldfish.", ["goldfish"], None, 1.0, True),
+    "prediction in gold": ("goldfish", ["goldfish, Carassius auratus"], None, 1.0, True),
+    "case kept": ("Goldfish", ["goldfish"], None, 0.0, True),
+    "other": ("shark", ["goldfish"], None, 0.0, True),
+}
+GQA_CASES: dict[str, Case] = {
+    "lowercased": ("Yes", ["yes"], None, 1.0, True),
+    "trailing periods go": ("left..", ["left"], None, 1.0, True),
+    "gold as is": ("yes", ["Yes"], None, 0.0, True),
+    "no containment": ("yes, it is", ["yes"], None, 0.0, True),
+}
+OCRVQA_CASES: dict[str, Case] = {
+    "lowercase equality": ("jane austen", ["Jane Austen"], None, 1.0, True),
+    "Unanswerable is wrong": ("Unanswerable", ["Unanswerable"], None, 0.0, True),
+    "no containment": ("By Jane Austen", ["Jane Austen"], None, 0.0, True),
+}
+SQA_CASES: dict[str, Case] = {
+    "letter": ("B", ["B"], None, 1.0, True),
+    "letter and text": ("B. bird", ["B"], None, 1.0, True),
+    "first one-letter word": ("The answer is C.", ["C"], None, 1.0, True),
+    "an article counts (LLaVA's rule)": ("a bird", ["B"], None, 0.0, True),
+    "lowercase letter": ("c", ["C"], None, 1.0, True),
+    "no letter": ("bird", ["B"], None, 0.0, False),
+}
+GROUNDING_CASES: dict[str, Case] = {
+    "same box": ("[0.1, 0.2, 0.5, 0.9]", ["[0.1, 0.2, 0.5, 0.9]"], None, 1.0, True),
+    "IoU above 0.5": ("[0.1, 0.2, 0.5, 0.7]", ["[0.1, 0.2, 0.5, 0.9]"], None, 1.0, True),
+    "IoU below 0.5": ("[0.1, 0.2, 0.5, 0.5]", ["[0.1, 0.2, 0.5, 0.9]"], None, 0.0, True),
+    "last digit kept": ("[0.1, 0.2, 0.5, 0.35]", ["[0.1, 0.2, 0.5, 0.3]"], None, 1.0, True),
+    "no box": ("the man", ["[0.1, 0.2, 0.5, 0.9]"], None, 0.0, False),
+}
+
+
+@table("coin_imagenet", IMAGENET_CASES)
+def test_coin_imagenet(prediction, answers, choices, value, parse_ok) -> None:
+    check("coin_imagenet", prediction, answers, choices, value, parse_ok)
+
+
+@table("coin_gqa", GQA_CASES)
+def test_coin_gqa(prediction, answers, choices, value, parse_ok) -> None:
+    check("coin_gqa", prediction, answers, choices, value, parse_ok)
+
+
+@table("coin_ocrvqa", OCRVQA_CASES)
+def test_coin_ocrvqa(prediction, answers, choices, value, parse_ok) -> None:
+    check("coin_ocrvqa", prediction, answers, choices, value, parse_ok)
+
+
+@table("coin_sqa", SQA_CASES)
+def test_coin_sqa(prediction, answers, choices, value, parse_ok) -> None:
+    check("coin_sqa", prediction, answers, choices, value, parse_ok)
+
+
+@table("coin_grounding", GROUNDING_CASES)
+def test_coin_grounding(prediction, answers, choices, value, parse_ok) -> None:
+    check("coin_grounding", prediction, answers, choices, value, parse_ok)
+
+
 # --------------------------------------------------------------------------- shared rules
 
 # A (prediction, answers, choices) that scores 1 for each scorer the Unanswerable rule covers.
@@ -795,12 +879,14 @@ RIGHT = {
     "mllmcl_sci_mapqa_states": ("texas", ["Texas"], None),
     "mllmcl_substring": ("texas", ["Texas"], None),
     "mllmcl_fin": ("yes", ["Yes"], None),
+    "coin_ocrvqa": ("austen", ["Austen"], None),
 }
 
 
 def covered_by_unanswerable(name: str) -> bool:
-    # RS/AD, Med, Sci and Fin only: the scripts at bjzhb666/MLLM-CL@80bf389 that have the rule
-    return name.startswith("mllmcl_") and name != "mllmcl_vp"
+    # RS/AD, Med, Sci and Fin only: the scripts at bjzhb666/MLLM-CL@80bf389 that have the rule;
+    # and CoIN's eval_ocrvqa.py
+    return (name.startswith("mllmcl_") and name != "mllmcl_vp") or name == "coin_ocrvqa"
 
 
 def test_unanswerable_rule_covers_the_mllmcl_family() -> None:
@@ -817,11 +903,20 @@ def test_unanswerable_counts_as_wrong(name: str, where: str) -> None:
     assert result == Score(0.0, "Unanswerable", True)
 
 
-@pytest.mark.parametrize("name", [n for n in EXPECTED_NAMES if not covered_by_unanswerable(n)])
+@pytest.mark.parametrize(
+    # coin_sqa reads a letter; coin_gqa lowercases the output but not the gold (as upstream)
+    "name",
+    [
+        n
+        for n in EXPECTED_NAMES
+        if not covered_by_unanswerable(n) and n not in ("coin_sqa", "coin_gqa")
+    ],
+)
 def test_unanswerable_is_just_text_elsewhere(name: str) -> None:
+    boxes = name in ("detection_f1", "coin_grounding")
     choices = ["Unanswerable", "other"] if name in ("multiple_choice", "mmt_gui") else None
-    answers = ["[0, 0, 1, 1]"] if name == "detection_f1" else ["Unanswerable"]
-    prediction = "Unanswerable [0, 0, 1, 1]" if name == "detection_f1" else "Unanswerable"
+    answers = ["[0, 0, 1, 1]"] if boxes else ["Unanswerable"]
+    prediction = "Unanswerable [0, 0, 1, 1]" if boxes else "Unanswerable"
     result = score(name, prediction, answers, choices)
     assert result.value == 1.0, result
 
@@ -835,8 +930,9 @@ def test_empty_prediction(name: str) -> None:
     answers = ["B"] if name in CHOICE_SCORERS else ["[0, 0, 1, 1]"]
     result = score(name, " \n ", answers, choices)
     assert result.value == 0.0
-    # choice/number scorers and detection (no box) fail to parse; text scorers do not
-    assert result.parse_ok is (name not in CHOICE_SCORERS | {"detection_f1"})
+    # choice/number scorers, detection (no box) and ScienceQA's letter fail to parse; text
+    # scorers do not
+    assert result.parse_ok is (name not in CHOICE_SCORERS | {"detection_f1", "coin_sqa"})
 
 
 @pytest.mark.parametrize("name", sorted(set(EXPECTED_NAMES) - CHOICE_SCORERS))

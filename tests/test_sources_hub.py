@@ -208,7 +208,7 @@ def test_extra_file_in_a_mirror_must_be_a_regular_file_inside_it(
     outside = tmp_path / "outside.tsv"
     answers.rename(outside)
     answers.symlink_to(outside)
-    with pytest.raises(SourceError, match="a symbolic link to .*outside the mirror"):
+    with pytest.raises(SourceError, match=r"a symbolic link to .*outside the mirror"):
         prepare_suite(load_suite("mllm-cl-ability"), from_dir=mirror)
     answers.unlink()
     os.mkfifo(answers)

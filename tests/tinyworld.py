@@ -119,3 +119,14 @@ def stable(results: dict) -> dict:
         if k not in ("started", "finished", "wall_seconds", "generated")
     }
     return {**body, "provenance": prov}
+
+
+def short_answer_suite(suite_id: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped ``tasks/<suite_id>.yaml`` with answers cut at 12 tokens (a tiny model
+    rambles to the suite's limit, up to 1024), on ``$MLLMCL_BENCH_TASKS``."""
+    shipped = yaml.safe_load((Path(__file__).parents[1] / "tasks" / f"{suite_id}.yaml").read_text())
+    for task in shipped["tasks"].values():
+        task["max_new_tokens"] = 12
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{suite_id}.yaml").write_text(yaml.safe_dump(shipped, sort_keys=False))
+    monkeypatch.setenv(TASKS_ENV, str(folder))

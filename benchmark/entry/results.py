@@ -45,6 +45,8 @@ MAX_JSON_DEPTH = 8
 Accuracy = Annotated[float, Strict(), Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 Points = Annotated[float, Strict(), Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
 Step = Annotated[int, Strict(), Field(ge=0, le=MAX_STEPS)]
+# A caption metric x100: BLEU, METEOR, ROUGE-L at most 100, CIDEr(-D) at most 1000.
+CaptionMetric = Annotated[float, Strict(), Field(ge=0.0, le=1000.0, allow_inf_nan=False)]
 
 
 def _plain_json(value: dict[str, Any]) -> dict[str, Any]:
@@ -101,6 +103,14 @@ class CellResult(StrictModel):
         ),
     )
     predictions_sha256: Text
+    metrics: dict[Text, CaptionMetric] | None = Field(
+        None,
+        exclude_if=lambda value: value is None,  # results of other cells read as before
+        description=(
+            "caption cells: BLEU-1..4, METEOR, ROUGE-L, CIDEr (x100) and their Average, the "
+            "cell's number in the matrix; null for other cells"
+        ),
+    )
 
 
 class ProbeResult(StrictModel):
@@ -168,6 +178,14 @@ class Results(StrictModel):
     metric_definitions: Version
     bootstrap: JsonObject
     verified: StrictBool
+    contamination: dict[Text, Text] | None = Field(
+        None,
+        exclude_if=lambda value: not value,  # entries without one read as before
+        description=(
+            "task -> note: tasks whose test data (or images) are in the base model's training "
+            "data, as the suite YAML declares (contamination); null or absent: none known"
+        ),
+    )
     provenance: Provenance
 
     @model_validator(mode="after")

@@ -26,14 +26,52 @@ from benchmark.metrics import (
     metric_table,
     probe_drops,
 )
-from benchmark.scoring import aggregate, score
+from benchmark.scoring import CellScore, aggregate, score
+from benchmark.scoring.caption import (
+    CAPTION_SCORER,
+    CaptionCell,
+    CaptionMetricsUnavailable,
+    caption_cells,
+)
 
 DEFAULT_N_BOOT = 1000
 
 
-def _cell_scores(cell: Cell) -> tuple[np.ndarray, Any]:
+def _caption_cells(cells: Sequence[Cell]) -> dict[tuple[int, str], CaptionCell]:
+    """The caption metrics of every caption cell, computed together (one Java start)."""
+    chosen = []
+    for cell in cells:
+        captions = [r.scorer == CAPTION_SCORER for r in cell.records]
+        if any(captions) and not all(captions):
+            raise BenchmarkError(
+                f"step {cell.step} {cell.task}: caption items ({CAPTION_SCORER}, scored per "
+                "cell) are mixed with items of other scorers"
+            )
+        if captions and all(captions):
+            chosen.append(cell)
+    try:
+        results = caption_cells(
+            [
+                ([c.predictions[r.uid] for r in c.records], [r.answers for r in c.records])
+                for c in chosen
+            ]
+        )
+    except CaptionMetricsUnavailable as exc:
+        raise BenchmarkError(str(exc)) from None
+    return {(c.step, c.task): result for c, result in zip(chosen, results, strict=True)}
+
+
+def _cell_scores(
+    cell: Cell, caption: CaptionCell | None
+) -> tuple[np.ndarray, CellScore, dict[str, float] | None]:
+    """Item values, the cell's summary and, for caption cells, the caption metrics."""
+    if caption is not None:
+        values = np.array([s.value for s in caption.items], dtype=float)
+        agg = CellScore(caption.average, len(values), 0, 0)
+        metrics = {k: round(v, 6) for k, v in caption.metrics.items() if math.isfinite(v)}
+        return values, agg, metrics
     scores = [score(r.scorer, cell.predictions[r.uid], r.answers, r.choices) for r in cell.records]
-    return np.array([s.value for s in scores], dtype=float), aggregate(scores)
+    return np.array([s.value for s in scores], dtype=float), aggregate(scores), None
 
 
 def _finite(value: float | None) -> float | None:
@@ -67,7 +105,9 @@ def score_plan(plan_: Plan, *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> G
                 f"step {cell.step} {cell.task}: {len(missing)} item(s) "
                 f"without a prediction, e.g. {missing[0]}"
             )
-        values, agg = _cell_scores(cell)
+    captions = _caption_cells(plan_.cells)
+    for cell in plan_.cells:
+        values, agg, caption_metrics = _cell_scores(cell, captions.get((cell.step, cell.task)))
         column = columns.index(cell.task)
         matrix[cell.step][column] = _finite(float(agg.accuracy))
         if cell.task not in per_item:
@@ -84,6 +124,7 @@ def score_plan(plan_: Plan, *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> G
                 parse_failures=agg.parse_failures,
                 judge_needed=agg.judge_needed,
                 predictions_sha256=_rows_sha256(cell_rows),
+                metrics=caption_metrics,
             )
         )
     trained = [per_item.get(task, np.full((T + 1, 1), np.nan)) for task in plan_.tasks]
@@ -133,6 +174,12 @@ def score_plan(plan_: Plan, *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> G
             "intervals": {d.key: d.interval for d in metric_table()},
         },
         "verified": plan_.submission.verified,
+        "contamination": {
+            task: note
+            for task, note in plan_.suite.contaminated(plan_.submission.base_model.id).items()
+            if task in columns
+        }
+        or None,
     }
     return GridScores(fields, rows)
 

@@ -6,7 +6,8 @@ shares); suites name scorers in their YAML and every record carries the name of 
 that judges it. The families: :mod:`.text` (VQA accuracy, exact match, ANLS, relaxed
 accuracy, token F1), :mod:`.structured` (set F1, detection F1), :mod:`.choice` (multiple
 choice) and :mod:`.upstream` (the authors' own rules: MLLM-CL, OCRBench, MMT GUI,
-MathVista). Importing this package registers them all.
+MathVista) and :mod:`.caption` (COCO caption metrics, scored per cell).
+Importing this package registers them all.
 
 Public interface: ``from benchmark.scoring import score``.
 """
@@ -14,6 +15,7 @@ Public interface: ``from benchmark.scoring import score``.
 from __future__ import annotations
 
 from benchmark.scoring import choice, structured, text, upstream  # noqa: F401 - registers
+from benchmark.scoring.caption import CELL_SCORERS
 from benchmark.scoring.registry import (
     SCORERS,
     CellScore,
@@ -28,7 +30,12 @@ from benchmark.scoring.registry import (
 from benchmark.scoring.structured import parse_boxes
 from benchmark.scoring.text import levenshtein, squad_tokens, vqa_normalize
 
+KNOWN_SCORERS: frozenset[str] = frozenset(SCORERS) | CELL_SCORERS
+"""Every scorer a record may name: the per-item registry and the cell scorers."""
+
 __all__ = [
+    "CELL_SCORERS",
+    "KNOWN_SCORERS",
     "SCORERS",
     "CellScore",
     "Score",

@@ -1,4 +1,5 @@
-"""The authors' own rules: MLLM-CL's per-task scorers, OCRBench, MMT GUI, MathVista."""
+"""The authors' own rules: MLLM-CL's per-task scorers, OCRBench, MMT GUI, MathVista, UCIT,
+CoIN."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from benchmark.scoring.registry import (
     _unanswerable_is_wrong,
     register,
 )
-from benchmark.scoring.structured import _fmt_number
+from benchmark.scoring.structured import IOU_THRESHOLD, _fmt_number, _iou, parse_boxes
 
 # --------------------------------------------------------------------------- MLLM-CL rules
 # Reproductions of the MLLM-CL authors' per-task rules (SOURCES.md), known defects
@@ -249,3 +250,85 @@ def mathvista(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None
         return Score(1.0 if extracted == float(gold) else 0.0, _fmt_number(extracted), True, True)
     p = " ".join(pred.casefold().split())
     return Score(1.0 if p == " ".join(gold.casefold().split()) else 0.0, p, True, True)
+
+
+# --------------------------------------------------------------------------- UCIT, CoIN
+# The rules of the UCIT authors' (Ghy0501/HiDe-LLaVA@4dd0793, Ghy0501/MCITlib@2956dfd) and
+# CoIN's (zackschen/CoIN@4122465: ETrain/Eval/LLaVA/CoIN/eval_*.py) evaluation scripts.
+
+
+@register("exact_upper")
+def exact_upper(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
+    """Case-insensitive exact match, ``pred.upper() == answer.upper()``: UCIT's QA tasks
+    (``eval_deepseek_r1.py``, ``eval_single``) and CoIN's VizWiz and VQAv2 (``eval_vizwiz.py``,
+    ``eval_vqav2.py``). No other normalisation: "Cat." does not match "cat"; the prediction is
+    stripped, as the authors' generation loops strip it, the gold is not."""
+    upper = pred.upper()
+    return _result(_any_gold(golds, lambda g: g.upper() == upper), upper, True)
+
+
+@register("coin_imagenet")
+def coin_imagenet(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
+    """CoIN ImageNet (``eval_ImagetNet.py``): right when the gold is in the prediction or the
+    prediction in the gold, case kept. Deviation: an empty output scores 0 (upstream, ``""``
+    is in every gold, so an empty output counts as right)."""
+    return _result(_any_gold(golds, lambda g: g in pred or pred in g), pred, True)
+
+
+@register("coin_gqa")
+def coin_gqa(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
+    """CoIN GQA: ``convert_gqa_for_eval.py`` writes ``text.rstrip('.').lower()``, which
+    ``eval_gqa.py`` compares with the gold answer as it is (GQA's are lowercase)."""
+    parsed = pred.rstrip(".").lower()
+    return _result(_any_gold(golds, lambda g: g == parsed), parsed, True)
+
+
+@register("coin_ocrvqa")
+@_unanswerable_is_wrong
+def coin_ocrvqa(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
+    """CoIN OCR-VQA (``eval_ocrvqa.py``): an output containing "Unanswerable" is wrong, else
+    ``pred.lower() == answer.lower()``."""
+    lower = pred.lower()
+    return _result(_any_gold(golds, lambda g: g.lower() == lower), lower, True)
+
+
+_SQA_OPTIONS = "ABCDE"
+_SQA_WORD = re.compile(r"\b(\w)\b")
+
+
+@register("coin_sqa", empty="own")
+def coin_sqa(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
+    """CoIN ScienceQA (``eval_science_qa.py``, LLaVA's rule): the output itself if it is one of
+    A-E; else its first letter when followed by ". "; else the first one-character word,
+    uppercased. Compared with the gold letter; nothing found (an empty output too) is a parse
+    failure. Upstream has no judge: ``judge_needed`` stays False."""
+    if not pred:
+        return _result(0.0, "", False)
+    if len(pred) == 1 and pred in _SQA_OPTIONS:
+        letter = pred
+    elif len(pred) >= 3 and pred[0] in _SQA_OPTIONS and pred[1:3] == ". ":
+        letter = pred[0]
+    else:
+        found = _SQA_WORD.search(pred)
+        if found is None:
+            return _result(0.0, "", False)
+        letter = found.group(1).upper()
+    return _result(_any_gold(golds, lambda g: g.strip().upper() == letter), letter, True)
+
+
+@register("coin_grounding")
+def coin_grounding(pred: str, golds: tuple[str, ...], choices: tuple[str, ...] | None) -> Score:
+    """CoIN Grounding (``eval_grounding.py``): right when the box's IoU with the gold box
+    (``answer_bbox``, coordinates in [0, 1] of the padded square image) is above 0.5.
+
+    Deviation, deliberately: upstream reads the box as ``text[1:-1]`` after removing the
+    brackets, so the last character of the last coordinate is lost ("0.78" is read as 0.7).
+    Here the first ``[x1, y1, x2, y2]`` in the output is read whole; no box is a parse
+    failure (upstream: wrong)."""
+    boxes = parse_boxes(pred)
+    if not boxes:
+        return _result(0.0, "", False)
+    box = boxes[0]
+    parsed = "[" + ", ".join(_fmt_number(v) for v in box) + "]"
+    hit = any(gold and _iou(box, gold[0]) > IOU_THRESHOLD for gold in map(parse_boxes, golds))
+    return _result(1.0 if hit else 0.0, parsed, True)

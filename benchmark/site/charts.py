@@ -88,6 +88,27 @@ def cell_reason(entry: Entry, step: int, task: str) -> str:
     return f"no accuracy ({cell.n} items)"
 
 
+CAPTION_LABELS = {
+    "Bleu_1": "BLEU-1",
+    "Bleu_2": "BLEU-2",
+    "Bleu_3": "BLEU-3",
+    "Bleu_4": "BLEU-4",
+    "METEOR": "METEOR",
+    "ROUGE_L": "ROUGE-L",
+    "CIDEr": "CIDEr",
+}
+
+
+def caption_note(entry: Entry, step: int, task: str) -> str:
+    """For a caption cell: its number is the Average of these metrics, listed ("" otherwise)."""
+    cell = next((c for c in entry.results.cells if c.step == step and c.task == task), None)
+    if cell is None or not cell.metrics:
+        return ""
+    parts = [f"{label} {fmt_number(cell.metrics[k])}" for k, label in CAPTION_LABELS.items()
+             if k in cell.metrics]  # fmt: skip
+    return f"Average of {', '.join(parts)}"
+
+
 def step_name(entry: Entry, step: int) -> str:
     return "base model" if step == 0 else f"after learning {entry.results.tasks[step - 1]}"
 
@@ -135,6 +156,7 @@ def heatmap(entry: Entry) -> Heatmap:
             else:
                 fill, ink = heat_colour(value)
                 text = fmt_number(value)
+                note = caption_note(entry, i, task)
                 cells.append(
                     HeatCell(
                         x,
@@ -142,7 +164,7 @@ def heatmap(entry: Entry) -> Heatmap:
                         i,
                         task,
                         text,
-                        f"{where}: {text}",
+                        f"{where}: {text}" + (f" ({note})" if note else ""),
                         fill,
                         ink,
                         trained,

@@ -47,7 +47,7 @@ from benchmark.entry.submission import (
 from benchmark.metrics.definitions import METRIC_DEFINITIONS_VERSION, metric_table
 from benchmark.metrics.intervals import INTERVAL_METHODS
 from benchmark.paths import installed_data_dir, repo_root
-from benchmark.site.charts import cell_reason, heatmap, line_chart, scatter
+from benchmark.site.charts import caption_note, cell_reason, heatmap, line_chart, scatter
 from benchmark.site.entries import (
     DASH,
     RANK_RULE,
@@ -122,6 +122,7 @@ def _environment(templates: Path) -> jinja2.Environment:
         DASH=DASH,
         MetricCell=MetricCell,
         null_reason=cell_reason,
+        caption_note=caption_note,
         ordered_metrics=ordered_metrics,
         version=__version__,
         METHOD_FAMILIES=METHOD_FAMILIES,

@@ -120,6 +120,9 @@ def show_text(spec: str) -> str:
         out.append(f"    scorer:   {task.scorer}; max_new_tokens {task.max_new_tokens}")
         if manifest is not None:
             out.append(f"    hash:     {manifest['task_hashes'].get(task.id, '?')}")
+            for name, digest in (manifest.get("task_files") or {}).get(task.id, {}).items():
+                held = f"sha256 {digest}" if digest else "inside an archive"
+                out.append(f"    read:     {name} ({held})")
         if stats and task.id in stats and "test" in stats[task.id]:
             out.append(f"    stats:    {_stats_line(stats[task.id]['test'])}")
         sample = _sample_prompt(suite, task) if manifest else None

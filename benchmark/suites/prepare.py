@@ -22,7 +22,7 @@ from benchmark import __version__
 from benchmark._files import write_text_atomic
 from benchmark.errors import BenchmarkError, SourceError, SuiteError
 from benchmark.paths import suite_data_dir
-from benchmark.scoring import SCORERS
+from benchmark.scoring import KNOWN_SCORERS
 from benchmark.suites.records import Record, RecordWriter, iter_records
 from benchmark.suites.registry import Suite
 from benchmark.suites.sources import SourceRequest, TaskRequest, load_source
@@ -57,6 +57,10 @@ def _request(suite: Suite, out_dir: Path, raw_dir: Path | None) -> SourceRequest
     )
 
 
+SOURCE_FILE_KEYS = ("source_file", "references_file")
+"""Record meta keys naming the raw files a record was read from (shown by ``tasks show``)."""
+
+
 class _TaskHasher:
     """Hash of a task's test records *and* the pixels of every image they reference.
 
@@ -68,8 +72,12 @@ class _TaskHasher:
         self.data_dir = data_dir
         self.images = hashlib.sha256()
         self._seen: set[str] = set()
+        self.files: set[str] = set()  # raw files the records name in meta (source_file …)
 
     def __call__(self, record: Record) -> None:
+        if "_file" in record.meta:
+            meta = record.meta_dict
+            self.files.update(str(meta[k]) for k in SOURCE_FILE_KEYS if meta.get(k))
         for image in record.images:
             if image not in self._seen:
                 self._seen.add(image)
@@ -154,6 +162,7 @@ def prepare_suite(
     counts: dict[str, dict[str, int]] = {}
     record_hashes: dict[str, dict[str, str]] = {}
     task_hashes: dict[str, str] = {}
+    task_files: dict[str, dict[str, str | None]] = {}
     stats: dict[str, dict[str, Any]] = {}
     try:
         for task in suite.tasks:
@@ -161,7 +170,7 @@ def prepare_suite(
                 path = work / task.id / f"{split}.parquet"
                 hasher = _TaskHasher(work)
                 with RecordWriter(
-                    path, data_dir=work, known_scorers=SCORERS, on_record=hasher
+                    path, data_dir=work, known_scorers=KNOWN_SCORERS, on_record=hasher
                 ) as writer:
                     for record in source.records(request, task.id, split):
                         if record.task != task.id or record.split != split:
@@ -181,6 +190,8 @@ def prepare_suite(
                     task_hashes[task.id] = hashlib.sha256(
                         f"{writer.records_sha256}\n{hasher.images.hexdigest()}".encode()
                     ).hexdigest()
+                    if hasher.files:  # which raw files (and their sha256) the test was read from
+                        task_files[task.id] = {f: raw_files.get(f) for f in sorted(hasher.files)}
         manifest = {
             "schema": MANIFEST_SCHEMA,
             "suite": suite.id,
@@ -197,6 +208,7 @@ def prepare_suite(
             "raw_files": raw_files,
             "counts": counts,
             "task_hashes": task_hashes,
+            "task_files": task_files,
             "records_sha256": record_hashes,
         }
         write_text_atomic(work / "manifest.json", json.dumps(manifest, indent=2) + "\n")

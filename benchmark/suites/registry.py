@@ -1,14 +1,16 @@
 """The suite registry: ``tasks/<suite>.yaml`` → Suite / Task / SourceSpec.
 
 A suite file is declarative: version and changelog, the upstream source (module, hub repo,
-pinned revision, files), the task order(s), probes, and per task the scorer, prompt
-suffixes, ``max_new_tokens``, splits, field-name overrides and source options. Code lives
+pinned revision, files), the task order(s), probes, per task the scorer, prompt
+suffixes, ``max_new_tokens``, splits, field-name overrides and source options, and which
+base models' training data contain which tasks (``contamination``). Code lives
 in ``benchmark/``; the YAML only selects it. Adding a suite needs a YAML (and, for a new
 upstream, a module in ``benchmark/suites/sources/``) and no edit elsewhere.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +21,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from benchmark._files import StrictModel, format_loc
 from benchmark.errors import SuiteError
 from benchmark.paths import suite_search_path
-from benchmark.scoring import SCORERS
+from benchmark.scoring import KNOWN_SCORERS
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 
@@ -48,6 +50,22 @@ class SourceSpec(StrictModel):
         return value
 
 
+class Contamination(StrictModel):
+    """Tasks whose test data (or its images) are in some base models' training data."""
+
+    base_models: list[str] = Field(
+        min_length=1,
+        description="base model ids, shell-style patterns matched without case "
+        "(e.g. '*llava-v1.5*')",
+    )
+    tasks: list[str] = Field(min_length=1)
+    note: str = Field(description="what overlaps, and where that is known from")
+
+    def covers(self, base_model_id: str) -> bool:
+        name = base_model_id.lower()
+        return any(fnmatch.fnmatchcase(name, p.lower()) for p in self.base_models)
+
+
 class Task(StrictModel):
     id: str = Field(pattern=ID_PATTERN)
     name: str
@@ -63,8 +81,9 @@ class Task(StrictModel):
     @field_validator("scorer")
     @classmethod
     def _known_scorer(cls, value: str) -> str:
-        if value not in SCORERS:
-            raise ValueError(f"unknown scorer {value!r}; known: {', '.join(sorted(SCORERS))}")
+        if value not in KNOWN_SCORERS:
+            known = ", ".join(sorted(KNOWN_SCORERS))
+            raise ValueError(f"unknown scorer {value!r}; known: {known}")
         return value
 
     @field_validator("splits")
@@ -88,6 +107,7 @@ class Suite(StrictModel):
     orders: dict[str, list[str]]
     probes: list[str] = Field(default_factory=list)
     tasks: list[Task] = Field(min_length=1)
+    contamination: list[Contamination] = Field(default_factory=list)
     path: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
@@ -113,6 +133,10 @@ class Suite(StrictModel):
         unknown = [t for t in self.probes if t not in known]
         if unknown:
             raise ValueError(f"probes: unknown task(s) {', '.join(unknown)}")
+        for i, flag in enumerate(self.contamination):
+            unknown = [t for t in flag.tasks if t not in known]
+            if unknown:
+                raise ValueError(f"contamination[{i}].tasks: unknown task(s) {', '.join(unknown)}")
         newest = max(entry.version for entry in self.changelog)
         if newest != self.version:
             raise ValueError(
@@ -136,6 +160,15 @@ class Suite(StrictModel):
                 f"suite {self.id!r} has no order {name!r}; orders: {', '.join(self.orders)}"
             )
         return list(self.orders[name])
+
+    def contaminated(self, base_model_id: str) -> dict[str, str]:
+        """Task → note, for the tasks whose test data this base model was trained on."""
+        found: dict[str, str] = {}
+        for flag in self.contamination:
+            if flag.covers(base_model_id):
+                for task in flag.tasks:
+                    found.setdefault(task, flag.note)
+        return found
 
     def columns(self, order: str = "default") -> list[str]:
         """Matrix columns: the order's tasks in training order, then the probes."""

@@ -1,0 +1,136 @@
+"""Caption cells scored by the COCO caption evaluation package (pycocoevalcap, Java inside):
+the seven metrics and the authors' Average, per-item values whose mean is the cell's number,
+a clear error without Java, and a tiny-model entry evaluated on UCIT end to end."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from mirrors import ucit_mirror
+from tinyworld import short_answer_suite, write_submission
+
+from benchmark.entry.results import load_results
+from benchmark.evaluation.run import evaluate_entry
+from benchmark.scoring import KNOWN_SCORERS, SCORERS, UnknownScorerError, score
+from benchmark.scoring.caption import (
+    AVERAGE,
+    CAPTION_METRICS,
+    CaptionCell,
+    CaptionMetricsUnavailable,
+    caption_cell,
+    caption_cells,
+)
+from benchmark.suites.prepare import prepare_suite
+from benchmark.suites.registry import load_suite
+
+REFERENCES = [
+    ["A dog runs on the grass.", "a brown dog running"],
+    ["A man rides a bike."],
+    ["Two cats."],
+]
+PREDICTIONS = ["a dog running on grass", "", "two cats\nsleeping"]
+# pycocoevalcap 1.2 (the locked version) on the three items above, x100
+PINNED = {
+    "Bleu_1": 60.13781187917564,
+    "Bleu_2": 45.459912748734255,
+    "Bleu_3": 3.286842731456682e-04,
+    "Bleu_4": 1.0510214674204937e-06,
+    "METEOR": 26.552355223745694,
+    "ROUGE_L": 53.32160203723971,
+    "CIDEr": 198.5988643131791,
+}
+
+
+@pytest.fixture
+def java() -> None:
+    """The metrics need a Java runtime: CI installs one (make test), so never skip there."""
+    if shutil.which("java") is None:
+        if os.environ.get("CI"):
+            pytest.fail("caption metrics need `java` (make test installs default-jre-headless)")
+        pytest.skip("no Java runtime on this machine (apt-get install default-jre-headless)")
+
+
+GOOD_BAD_REFS = [["a red bus on a street"], ["a cat sleeps on a sofa"], ["two boys play football"]]
+GOOD = ["a red bus on a street", "a cat sleeps on a sofa", "two boys"]
+BAD = ["a plate of food", "a tall tree", "a boat on a lake"]
+
+
+@pytest.fixture(scope="module")
+def cells() -> list[CaptionCell]:
+    """Three cells scored in one call (one Java start), each on its own."""
+    if shutil.which("java") is None:
+        if os.environ.get("CI"):
+            pytest.fail("caption metrics need `java` (make test installs default-jre-headless)")
+        pytest.skip("no Java runtime on this machine (apt-get install default-jre-headless)")
+    return caption_cells([(PREDICTIONS, REFERENCES), (GOOD, GOOD_BAD_REFS), (BAD, GOOD_BAD_REFS)])
+
+
+def test_metrics_are_pycocoevalcaps_and_the_average_is_their_mean(cells) -> None:
+    cell = cells[0]
+    assert list(cell.metrics) == [*CAPTION_METRICS, AVERAGE]
+    for name, value in PINNED.items():
+        assert cell.metrics[name] == pytest.approx(value, rel=1e-9, abs=1e-9), name
+    assert cell.average == pytest.approx(sum(PINNED.values()) / 7)
+    # the bootstrap's items: their mean is the cell's number, and the empty output scores least
+    values = [item.value for item in cell.items]
+    assert 100 * math.fsum(values) / len(values) == pytest.approx(cell.average, rel=1e-12)
+    assert values[1] == min(values) and cell.items[2].parsed == "two cats\nsleeping"
+
+
+def test_a_perfect_caption_outscores_a_wrong_one(cells) -> None:
+    good, bad = cells[1], cells[2]
+    assert good.metrics["Bleu_1"] > 70 and bad.metrics["Bleu_1"] < 20
+    assert good.average > bad.average + 30
+    assert good.items[0].value > good.items[2].value
+
+
+def test_caption_cells_say_what_to_install_without_java(monkeypatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(CaptionMetricsUnavailable, match=r"need a Java runtime .*default-jre"):
+        caption_cell(["a dog"], [["a dog"]])
+
+
+def test_coco_caption_is_a_cell_scorer_not_an_item_scorer() -> None:
+    assert "coco_caption" in KNOWN_SCORERS and "coco_caption" not in SCORERS
+    with pytest.raises(UnknownScorerError):
+        score("coco_caption", "a dog", ["a dog"])
+    with pytest.raises(ValueError, match="at least one reference"):
+        caption_cell(["a dog"], [[]])
+
+
+@pytest.mark.slow
+def test_tiny_model_entry_on_ucit_with_caption_metrics(
+    java, home: Path, world: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ucit_mirror(tmp_path / "mirror")
+    short_answer_suite("ucit", tmp_path / "tasks", monkeypatch)
+    suite = load_suite("ucit")
+    prepare_suite(suite, from_dir=tmp_path / "mirror")
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    shutil.copytree(world["base"], entry / "model")
+    tasks = suite.order()
+    for i in range(1, len(tasks) + 1):  # six steps from the three adapters
+        shutil.copytree(world["adapters"][(i - 1) % 3], entry / f"step-{i}")
+    write_submission(entry, "ucit", tasks, name="tiny-ucit")
+    outcome = evaluate_entry(
+        entry, batch_size=3, cache_path=tmp_path / "c.sqlite", progress=False, n_boot=50
+    )
+    assert outcome.generated == 72  # the steps that see a task: base row, then the triangle
+    results = load_results(entry / "results.json")
+    assert results.tasks == tasks and len(results.matrix) == 7
+    captions = [c for c in results.cells if c.task in ("vizwiz-caption", "flickr30k")]
+    assert {(6, "vizwiz-caption"), (6, "flickr30k")} <= {(c.step, c.task) for c in captions}
+    for cell in captions:
+        assert set(cell.metrics) == {*CAPTION_METRICS, AVERAGE}
+        assert results.matrix[cell.step][tasks.index(cell.task)] == pytest.approx(
+            cell.metrics[AVERAGE], abs=1e-6
+        )
+    assert all(
+        c.metrics is None for c in results.cells if c.task not in ("vizwiz-caption", "flickr30k")
+    )
+    assert results.metrics["last"].value is not None
