@@ -110,7 +110,7 @@ site: setup
 # scoring or to the metric definitions (the shapes suite is built offline).
 rescore: setup
 	$(BIN)/mllmcl-bench tasks prepare shapes
-	$(BIN)/mllmcl-bench rescore submissions/*/*/
+	$(BIN)/mllmcl-bench rescore
 
 clean:
 	rm -rf leaderboard/_site .pytest_cache .ruff_cache $(DRIFT) $(VLLM_VENV)

@@ -156,3 +156,19 @@ def test_committed_intervals_hold_their_point_estimates(entry: Path) -> None:
         if metric["value"] is not None:
             low, high = metric["ci95"]
             assert low <= metric["value"] <= high, name
+
+
+def test_rescore_leaves_reported_only_entries_alone(
+    shapes_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # `make rescore` re-scores every committed entry: a paper's numbers have no predictions
+    monkeypatch.setenv(HOME_ENV, str(shapes_home))
+    monkeypatch.delenv(TASKS_ENV, raising=False)
+    submissions = tmp_path / "submissions"
+    paper = submissions / "mllm-cl-domain" / "lora-ft-paper"
+    shutil.copytree(ROOT / "submissions" / "mllm-cl-domain" / "lora-ft-paper", paper)
+    shutil.copytree(ROOT / "submissions/shapes/seq-lora-tiny", submissions / "shapes/seq-lora-tiny")
+    assert main(["rescore", "--submissions", str(submissions)]) == 0
+    assert sorted(p.name for p in paper.iterdir()) == ["submission.yaml"]
+    assert main(["rescore", str(paper)]) != 0
+    assert "a reported-only entry (a paper's numbers) has no predictions" in capsys.readouterr().err

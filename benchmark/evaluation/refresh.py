@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmark.entry.results import load_results
-from benchmark.entry.submission import RESULTS_FILE
+from benchmark.entry.submission import RESULTS_FILE, load_submission
 from benchmark.errors import BenchmarkError
 from benchmark.evaluation.rescore import REPLAY
 from benchmark.evaluation.run import evaluate_entry, write_results
@@ -42,6 +42,11 @@ def rescore_entry(entry_dir: Path) -> Path:
     to use, and holds the run's records, kept as they are).
     """
     path = Path(entry_dir) / RESULTS_FILE
+    if load_submission(Path(entry_dir)).reported_only:
+        raise BenchmarkError(
+            f"{entry_dir}: a reported-only entry (a paper's numbers) has no predictions to "
+            "re-score"
+        )
     if not path.is_file():
         raise BenchmarkError(f"{path}: not found (evaluate the entry first)")
     committed = load_results(path)
