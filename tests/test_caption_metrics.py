@@ -14,6 +14,7 @@ from mirrors import ucit_mirror
 from tinyworld import short_answer_suite, write_submission
 
 from benchmark.entry.results import load_results
+from benchmark.errors import BenchmarkError
 from benchmark.evaluation.run import evaluate_entry
 from benchmark.scoring import KNOWN_SCORERS, SCORERS, UnknownScorerError, score
 from benchmark.scoring.caption import (
@@ -134,3 +135,24 @@ def test_tiny_model_entry_on_ucit_with_caption_metrics(
         c.metrics is None for c in results.cells if c.task not in ("vizwiz-caption", "flickr30k")
     )
     assert results.metrics["last"].value is not None
+
+
+def test_missing_java_stops_a_caption_run_before_any_generation(
+    home: Path, world: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # hours of generation must not end at scoring for want of a Java runtime
+    ucit_mirror(tmp_path / "mirror")
+    short_answer_suite("ucit", tmp_path / "tasks", monkeypatch)
+    suite = load_suite("ucit")
+    prepare_suite(suite, from_dir=tmp_path / "mirror")
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    shutil.copytree(world["base"], entry / "model")
+    tasks = suite.order()
+    for i in range(1, len(tasks) + 1):
+        shutil.copytree(world["adapters"][(i - 1) % 3], entry / f"step-{i}")
+    write_submission(entry, "ucit", tasks, name="tiny-ucit")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(BenchmarkError, match="caption metrics need a Java runtime"):
+        evaluate_entry(entry, cache_path=tmp_path / "c.sqlite", progress=False, n_boot=50)
+    assert not (tmp_path / "c.sqlite").exists() and not (entry / "results.json").exists()

@@ -14,6 +14,8 @@ from benchmark.generation import assign_backends
 from benchmark.generation.adapters import check_models
 from benchmark.generation.base import ModelSpec
 from benchmark.generation.checkpoints import content_hash, resolve_checkpoint
+from benchmark.scoring.caption import CELL_SCORERS, CaptionMetricsUnavailable
+from benchmark.scoring.caption import check_available as check_captions_available
 from benchmark.suites.prepare import ensure_prepared, records_path
 from benchmark.suites.records import Record, read_records
 from benchmark.suites.registry import Suite, load_suite
@@ -163,6 +165,11 @@ def plan(
     for task in columns:
         items = read_records(records_path(suite.id, task))
         records[task] = items[:limit] if limit else items
+    if any(r.scorer in CELL_SCORERS for items in records.values() for r in items):
+        try:  # before any generation: a run must not end at scoring for want of java
+            check_captions_available()
+        except CaptionMetricsUnavailable as exc:
+            raise BenchmarkError(str(exc)) from None
     cells = [Cell(step, task, records[task]) for step in step_list for task in columns]
     models = {} if backend == "replay" else _models(entry_dir, submission, step_list)
     backends: dict[int, str] = {}
