@@ -41,7 +41,7 @@ def test_shapes_prepared_offline_with_counts_and_manifest(shapes_home: Path) -> 
     manifest = read_manifest("shapes", shapes_home)
     suite = load_suite("shapes")
     assert manifest["suite_version"] == suite.version
-    assert manifest["counts"] == {t: {"train": 600, "test": 300} for t in suite.order()}
+    assert manifest["counts"] == {t: {"train": 2000, "test": 300} for t in suite.order()}
     assert set(manifest["task_hashes"]) == set(suite.order())
     assert manifest["source"]["verified"] is True
     for task in suite.order():
