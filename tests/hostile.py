@@ -543,7 +543,7 @@ ROUND_2: list[Case] = [
     ),
     Case(
         "suite-version-true",
-        yaml_sub("suite_version: 1", "suite_version: true"),
+        yaml_sub("suite_version: 2", "suite_version: true"),
         "submission.yaml",
         "field suite_version: Input should be a valid integer",
     ),
@@ -909,9 +909,9 @@ CASES: list[Case] = [
     ),
     Case(
         "results-wrong-suite-version",
-        results(lambda r: r.update(suite_version=2)),
+        results(lambda r: r.update(suite_version=1)),
         "results.json",
-        "is for shapes v2, the entry for shapes v1",
+        "is for shapes v1, the entry for shapes v2",
     ),
     Case(
         "wrong-task-hash",
@@ -1066,9 +1066,9 @@ CASES: list[Case] = [
     ),
     Case(
         "wrong-suite-version",
-        yaml_sub("suite_version: 1", "suite_version: 2"),
+        yaml_sub("suite_version: 2", "suite_version: 1"),
         "submission.yaml",
-        "field suite_version: 2, but shapes is version 1",
+        "field suite_version: 1, but shapes is version 2",
     ),
     Case(
         "unknown-suite",

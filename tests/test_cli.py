@@ -35,17 +35,17 @@ def test_help_everywhere(args: list[str], tmp_path: Path) -> None:
 def test_prepare_then_show_offline(tmp_path: Path) -> None:
     result = run("tasks", "prepare", "shapes", home=tmp_path, HF_HUB_OFFLINE="1")
     assert result.returncode == 0, result.stderr
-    assert "prepared shapes v1: 3600 records" in result.stdout
+    assert "prepared shapes v2: 9200 records" in result.stdout
     shown = run("tasks", "show", "shapes", home=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "colour → shape → count → position" in shown.stdout
-    assert shown.stdout.count("items:    train 600, test 300") == 4
+    assert shown.stdout.count("items:    train 2000, test 300") == 4
     assert "question: What colour is the shape in the image?" in shown.stdout
     one = run("tasks", "show", "shapes/count", home=tmp_path)
     assert "count: Count" in one.stdout and "colour: Colour" not in one.stdout
     listed = run("tasks", "list", home=tmp_path)
     shapes_line = next(line for line in listed.stdout.splitlines() if line.startswith("shapes "))
-    assert shapes_line.split()[:5] == ["shapes", "1", "4", "stable", "yes"]
+    assert shapes_line.split()[:5] == ["shapes", "2", "4", "stable", "yes"]
     rows = {line.split()[0]: line.split()[:5] for line in listed.stdout.splitlines()[1:]}
     assert rows["ucit"] == ["ucit", "1", "6", "unverified", "no"]
     assert rows["coin"] == ["coin", "1", "8", "unverified", "no"]

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def small_shapes(folder: Path) -> None:
     text = (REPO / "tasks" / "shapes.yaml").read_text()
-    text = text.replace("sizes: {train: 600, test: 300}", "sizes: {train: 24, test: 12}")
+    text = text.replace("sizes: {train: 2000, test: 300}", "sizes: {train: 24, test: 12}")
     assert "sizes: {train: 24, test: 12}" in text
     folder.mkdir()
     (folder / "shapes.yaml").write_text(text)

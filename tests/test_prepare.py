@@ -13,6 +13,7 @@ from benchmark.scoring import SCORERS
 from benchmark.suites.prepare import prepare_suite, read_manifest, records_path
 from benchmark.suites.records import check_records_file, read_records
 from benchmark.suites.registry import load_suite
+from benchmark.suites.sources.shapes import ANSWER_SPACE
 
 TOY = """\
 id: toy
@@ -41,7 +42,7 @@ def test_shapes_prepared_offline_with_counts_and_manifest(shapes_home: Path) -> 
     manifest = read_manifest("shapes", shapes_home)
     suite = load_suite("shapes")
     assert manifest["suite_version"] == suite.version
-    assert manifest["counts"] == {t: {"train": 600, "test": 300} for t in suite.order()}
+    assert manifest["counts"] == {t: {"train": 2000, "test": 300} for t in suite.order()}
     assert set(manifest["task_hashes"]) == set(suite.order())
     assert manifest["source"]["verified"] is True
     for task in suite.order():
@@ -51,9 +52,9 @@ def test_shapes_prepared_offline_with_counts_and_manifest(shapes_home: Path) -> 
         formats = {r.meta_dict["format"] for r in records}
         assert formats == {"choice", "open"}  # a mix of multiple-choice and short answer
         for r in records:
-            if r.choices:
-                assert r.answers[0] in "ABCD" and r.scorer == "multiple_choice"
-                assert r.choices["ABCD".index(r.answers[0])] == r.meta_dict["answer_text"]
+            if r.choices:  # every possible answer, always in the same order (v2)
+                assert r.choices == ANSWER_SPACE[task] and r.scorer == "multiple_choice"
+                assert r.choices["ABCDEF".index(r.answers[0])] == r.meta_dict["answer_text"]
     stats = json.loads((shapes_home / "suites" / "shapes" / "stats.json").read_text())
     assert stats["count"]["test"]["items"] == 300
 

@@ -36,7 +36,7 @@ LORA_TARGETS = (
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps_per_task: int = 100
+    steps_per_task: int = 250
     batch_size: int = 16
     learning_rate: float = 3e-3
     lora_rank: int = 8
@@ -44,6 +44,9 @@ class TrainConfig:
     replay_per_task: int = 30  # items kept from each earlier task (replay baseline)
     replay_fraction: float = 0.5  # share of a batch drawn from the buffer once it exists
     seed: int = 0
+    # A new AdamW at every step of a sequence, as a new fine-tuning run would start: Adam's
+    # moments from a task the model failed to fit otherwise stall the next one.
+    fresh_optimizer_per_step: bool = True
 
     def fingerprint(self, method: str, order: Sequence[str], base_hash: str) -> str:
         import hashlib
@@ -141,13 +144,19 @@ def train_sequence(
     if method not in ("seq-lora", "seq-lora-replay", "joint"):
         raise ValueError(f"unknown baseline {method!r}")
     model, processor = _peft_model(base_dir, config)
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate
-    )
+
+    def new_optimizer() -> Any:
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        return torch.optim.AdamW(trainable, lr=config.learning_rate)
+
+    optimizer = new_optimizer()
     rng = random.Random(f"{method}/{config.seed}")
     model.train()
 
     def fit(pools: list[list[Example]], weights: list[float], steps: int, label: str) -> None:
+        nonlocal optimizer
+        if config.fresh_optimizer_per_step:
+            optimizer = new_optimizer()
         started = time.perf_counter()
         loss_value = float("nan")
         for _ in range(steps):

@@ -34,8 +34,18 @@ from benchmark.suites.registry import load_suite
 
 SUITE = "shapes"
 CHECKPOINTS = "checkpoints"
-BASE_SEED = 0
-IMAGE_SIZE = 56
+HIDDEN_SIZE = 128
+# How the tiny base is built (tiny_models.build_tiny_llava's arguments): 56-pixel images
+# (16 patches); the language model's weights fan-in scaled and the vision tower's patches
+# told where they are. With transformers' defaults (std 0.02) the model attends uniformly,
+# passes image features on at ~1/20 of their size and cannot learn where a shape is.
+BASE_BUILD: dict[str, Any] = {
+    "seed": 0,
+    "image_size": 56,
+    "hidden_size": HIDDEN_SIZE,
+    "text_init_std": HIDDEN_SIZE**-0.5,
+    "vision_position_std": 0.3,
+}
 
 
 @dataclass(frozen=True)
@@ -84,13 +94,17 @@ def _stamp(folder: Path) -> dict[str, Any] | None:
 def _build_base(folder: Path, log: Callable[[str], None]) -> Path:
     from benchmark.demo.tiny_models import build_tiny_llava
 
-    if (folder / "config.json").is_file():
+    stamp = folder.with_name(folder.name + ".json")  # the arguments it was built with
+    wanted = json.dumps(BASE_BUILD, sort_keys=True)
+    if (folder / "config.json").is_file() and stamp.is_file() and stamp.read_text() == wanted:
         return folder
     log(f"building the tiny base model in {folder}")
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    build_tiny_llava(tmp, seed=BASE_SEED, image_size=IMAGE_SIZE)
+    build_tiny_llava(tmp, **BASE_BUILD)
+    shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
+    stamp.write_text(wanted)
     return folder
 
 

@@ -184,11 +184,20 @@ def build_tiny_llava(
     hidden_size: int = 128,
     layers: int = 2,
     image_size: int = 28,
+    text_init_std: float | None = None,
+    vision_position_std: float | None = None,
 ) -> Path:
     """Build and save a tiny LLaVA-1.5-shaped checkpoint; returns ``out_dir``.
 
     The same arguments give byte-identical files. ``image_size`` must be a multiple of 14
     (the patch size); the image takes ``(image_size // 14) ** 2`` prompt tokens.
+
+    ``text_init_std`` (default: transformers' 0.02) is the spread of the language model's
+    weights. At 0.02 a model this narrow attends almost uniformly and passes image features
+    on at ~1/20 of their size, so it cannot learn what depends on where things are; the demo
+    uses ``hidden_size ** -0.5``. ``vision_position_std`` (default 0.02) is that of the
+    vision tower's position embeddings: at 0.02 every white patch looks the same wherever
+    it is; the demo uses 0.3, so each patch's features say where it is.
     """
     import torch
     from transformers import (
@@ -236,6 +245,7 @@ def build_tiny_llava(
         eos_token_id=ids[EOS],
         pad_token_id=ids[PAD],
         tie_word_embeddings=False,
+        **({} if text_init_std is None else {"initializer_range": text_init_std}),
     )
     vision_config = CLIPVisionConfig(
         hidden_size=64,
@@ -276,6 +286,10 @@ def build_tiny_llava(
         for layer in (projector.linear_1, projector.linear_2):
             layer.weight.normal_(0.0, layer.weight.shape[1] ** -0.5)
             layer.bias.zero_()
+        if vision_position_std is not None:
+            model.model.vision_tower.embeddings.position_embedding.weight.normal_(
+                0.0, vision_position_std
+            )
     model.generation_config = GenerationConfig(
         do_sample=False,
         bos_token_id=ids[BOS],

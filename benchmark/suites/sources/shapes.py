@@ -1,10 +1,10 @@
 """The built-in offline suite: coloured shapes drawn with Pillow from a seed.
 
 Four tasks learned in sequence — colour, shape, count, position — each a mix of
-multiple-choice items (options lettered in the question, gold = the letter) and
-short-answer items (gold = a word or a digit). Everything is a pure function of the
-suite's options (seed, image size, split sizes), so preparing twice gives identical
-images and records, and no network is needed.
+multiple-choice items (every possible answer lettered in the question, always in the same
+order; gold = the letter) and short-answer items (gold = a word or a digit). Everything is
+a pure function of the suite's options (seed, image size, split sizes), so preparing twice
+gives identical images and records, and no network is needed.
 """
 
 from __future__ import annotations
@@ -156,9 +156,9 @@ def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
             "shapes": [[s.kind, s.colour, round(s.cx, 2), round(s.cy, 2)] for s in shapes],
         }
         if rng.random() < choice_fraction:
-            distractors = [a for a in ANSWER_SPACE[task_kind] if a != answer]
-            options_list = [answer, *rng.sample(distractors, 3)]
-            rng.shuffle(options_list)
+            # Every possible answer, always in the same order: the letter names the answer
+            # as the word does, and a small model can learn both in a few hundred steps.
+            options_list = list(ANSWER_SPACE[task_kind])
             letter = CHOICE_LETTERS[options_list.index(answer)]
             yield Record.make(
                 suite=request.suite,
