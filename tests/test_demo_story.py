@@ -1,10 +1,9 @@
-"""The committed demo entries tell the story the README tells (issue 18): a task is learned
-at its step, sequential LoRA forgets it, replay forgets less.
+"""The committed demo entries tell the story the README tells (issue 18): every task is
+learned at its step, joint training learns them all, sequential LoRA forgets, replay
+forgets clearly less.
 
 Read from the committed results.json files, so a refresh of the demo that loses the story
-fails here (test_metric_table.py checks that the same files re-score identically). The
-issue's full targets (every task learned, joint training ≥ 85 on every task) are not met
-yet: those tests are strict xfails, so meeting them fails the run until the mark goes."""
+fails here (test_metric_table.py checks that the same files re-score identically)."""
 
 from __future__ import annotations
 
@@ -16,11 +15,6 @@ import pytest
 
 SHAPES = Path(__file__).resolve().parents[1] / "submissions" / "shapes"
 LEARNED = 85.0  # accuracy on a task right after the step that learns it
-NOT_YET = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 18: shape, count and position stay below 85 on the tiny model (README)",
-)
 
 
 def results(entry: str) -> dict[str, Any]:
@@ -45,13 +39,11 @@ def test_the_first_task_is_learned_at_its_step_and_not_before(entry: str) -> Non
 
 
 @pytest.mark.parametrize("entry", ["seq-lora-tiny", "seq-lora-replay-tiny"])
-@NOT_YET
 def test_every_task_is_learned_at_its_step(entry: str) -> None:
     learned = after_own_step(entry)
     assert all(value >= LEARNED for value in learned.values()), learned
 
 
-@NOT_YET
 def test_joint_training_learns_every_task() -> None:
     data = results("joint-lora-tiny")
     final = dict(zip(data["tasks"], data["matrix"][-1], strict=True))

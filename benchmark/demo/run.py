@@ -28,7 +28,7 @@ from benchmark.evaluation.run import evaluate_entry
 from benchmark.generation.checkpoints import content_hash
 from benchmark.metrics.definitions import metric_table
 from benchmark.paths import suite_data_dir
-from benchmark.suites.prepare import ensure_prepared, records_path
+from benchmark.suites.prepare import ensure_prepared, read_manifest, records_path
 from benchmark.suites.records import read_records
 from benchmark.suites.registry import load_suite
 
@@ -118,7 +118,9 @@ def _train(
     """Train (or reuse) the baseline's checkpoints; their paths relative to the entry."""
     folder = entry / CHECKPOINTS
     base = _build_base(folder / "base", log)
-    fingerprint = config.fingerprint(baseline.train_as, order, content_hash(base))
+    hashes = read_manifest(SUITE)["task_hashes"]
+    data = {task: hashes[task] for task in order}
+    fingerprint = config.fingerprint(baseline.train_as, order, content_hash(base), data)
     stamp = _stamp(folder)
     if stamp is not None and stamp.get("fingerprint") == fingerprint:
         log(f"{baseline.entry}: reusing trained checkpoints in {folder}")
@@ -167,7 +169,8 @@ def _write_submission(
         "license": "apache-2.0",
         "date": existing.get("date", date.today().isoformat()),
         "notes": f"{baseline.description} Built by `mllmcl-bench demo`: tiny model, "
-        f"{config.steps_per_task} steps per task, batch {config.batch_size}, "
+        f"{config.joint_steps_per_task if baseline.train_as == 'joint' else config.steps_per_task}"
+        f" steps per task, batch {config.batch_size}, "
         f"lr {config.learning_rate}, LoRA rank {config.lora_rank}, seed {config.seed}.",
     }
     entry.mkdir(parents=True, exist_ok=True)

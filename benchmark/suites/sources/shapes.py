@@ -97,11 +97,20 @@ def _one_shape(rng: random.Random, size: int, *, quadrant: str | None = None) ->
     return Shape(rng.choice(KINDS), rng.choice(tuple(COLOURS)), cx, cy, radius)
 
 
+def _large_centred_shape(rng: random.Random, size: int) -> Shape:
+    """One large shape near the centre: its outline spans several patches of a small vision
+    tower (a small shape anywhere is beyond what the demo's tiny model can tell apart)."""
+    radius = rng.uniform(0.30, 0.38) * size
+    cx = size / 2 + rng.uniform(-0.06, 0.06) * size
+    cy = size / 2 + rng.uniform(-0.06, 0.06) * size
+    return Shape(rng.choice(KINDS), rng.choice(tuple(COLOURS)), cx, cy, radius)
+
+
 def _scatter(rng: random.Random, size: int, n: int) -> list[Shape]:
-    """n non-overlapping small shapes (grid cells, so they never touch)."""
-    cells = [(r, c) for r in range(3) for c in range(3)]
+    """n non-overlapping shapes, one per quadrant (grid cells, so they never touch)."""
+    cells = [(r, c) for r in range(2) for c in range(2)]
     rng.shuffle(cells)
-    step = size / 3
+    step = size / 2
     shapes = []
     for row, col in cells[:n]:
         radius = rng.uniform(0.30, 0.40) * step
@@ -116,7 +125,7 @@ def _item(task: str, rng: random.Random, size: int) -> tuple[list[Shape], str]:
         shape = _one_shape(rng, size)
         return [shape], shape.colour
     if task == "shape":
-        shape = _one_shape(rng, size)
+        shape = _large_centred_shape(rng, size)
         return [shape], shape.kind
     if task == "count":
         answer = rng.choice(COUNTS)
