@@ -44,8 +44,7 @@ def rescore_entry(entry_dir: Path) -> Path:
     path = Path(entry_dir) / RESULTS_FILE
     if load_submission(Path(entry_dir)).reported_only:
         raise BenchmarkError(
-            f"{entry_dir}: a reported-only entry (a paper's numbers) has no predictions to "
-            "re-score"
+            f"{entry_dir}: a reported-only entry (a paper's numbers) has no predictions to re-score"
         )
     if not path.is_file():
         raise BenchmarkError(f"{path}: not found (evaluate the entry first)")
