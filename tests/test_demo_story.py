@@ -38,9 +38,9 @@ def test_the_first_task_is_learned_at_its_step_and_not_before(entry: str) -> Non
     assert data["matrix"][0][0] < 50  # the base model had not learned it
 
 
-@pytest.mark.parametrize("entry", ["seq-lora-tiny", "seq-lora-replay-tiny"])
-def test_every_task_is_learned_at_its_step(entry: str) -> None:
-    learned = after_own_step(entry)
+def test_every_task_is_learned_at_its_step_in_sequence() -> None:
+    # the target is for sequential LoRA; replay trades some of it for keeping
+    learned = after_own_step("seq-lora-tiny")
     assert all(value >= LEARNED for value in learned.values()), learned
 
 

@@ -32,6 +32,7 @@ RUN_FIELDS = (
     "finished",
     "wall_seconds",
     "generated",
+    "base_parameters",  # counted from the weights, which a replay does not load
 )
 
 
