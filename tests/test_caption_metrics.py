@@ -103,10 +103,11 @@ def test_coco_caption_is_a_cell_scorer_not_an_item_scorer() -> None:
         caption_cell(["a dog"], [[]])
 
 
-@pytest.mark.slow
-def test_tiny_model_entry_on_ucit_with_caption_metrics(
-    java, home: Path, world: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def tiny_ucit_entry(
+    world: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, list[str]]:
+    """``ucit`` prepared from a test mirror, and a tiny-model entry on it (six steps from the
+    world's three adapters); the entry folder and the task order."""
     ucit_mirror(tmp_path / "mirror")
     short_answer_suite("ucit", tmp_path / "tasks", monkeypatch)
     suite = load_suite("ucit")
@@ -115,9 +116,17 @@ def test_tiny_model_entry_on_ucit_with_caption_metrics(
     entry.mkdir()
     shutil.copytree(world["base"], entry / "model")
     tasks = suite.order()
-    for i in range(1, len(tasks) + 1):  # six steps from the three adapters
+    for i in range(1, len(tasks) + 1):
         shutil.copytree(world["adapters"][(i - 1) % 3], entry / f"step-{i}")
     write_submission(entry, "ucit", tasks, name="tiny-ucit")
+    return entry, tasks
+
+
+@pytest.mark.slow
+def test_tiny_model_entry_on_ucit_with_caption_metrics(
+    java, home: Path, world: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry, tasks = tiny_ucit_entry(world, tmp_path, monkeypatch)
     outcome = evaluate_entry(
         entry, batch_size=3, cache_path=tmp_path / "c.sqlite", progress=False, n_boot=50
     )
@@ -141,17 +150,7 @@ def test_missing_java_stops_a_caption_run_before_any_generation(
     home: Path, world: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # hours of generation must not end at scoring for want of a Java runtime
-    ucit_mirror(tmp_path / "mirror")
-    short_answer_suite("ucit", tmp_path / "tasks", monkeypatch)
-    suite = load_suite("ucit")
-    prepare_suite(suite, from_dir=tmp_path / "mirror")
-    entry = tmp_path / "entry"
-    entry.mkdir()
-    shutil.copytree(world["base"], entry / "model")
-    tasks = suite.order()
-    for i in range(1, len(tasks) + 1):
-        shutil.copytree(world["adapters"][(i - 1) % 3], entry / f"step-{i}")
-    write_submission(entry, "ucit", tasks, name="tiny-ucit")
+    entry, _ = tiny_ucit_entry(world, tmp_path, monkeypatch)
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(BenchmarkError, match="caption metrics need a Java runtime"):
         evaluate_entry(entry, cache_path=tmp_path / "c.sqlite", progress=False, n_boot=50)

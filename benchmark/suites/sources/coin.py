@@ -43,16 +43,10 @@ from benchmark.suites.sources.common import (
     task_options,
     upstream_id,
 )
-from benchmark.suites.sources.ucit import ImageFolder, candidates
+from benchmark.suites.sources.ucit import FIELDS, ImageFolder, candidates  # same record fields
 
 VERIFIED = False  # layout from the authors' code and README; not checked against the hub
 
-FIELDS: dict[str, tuple[str, ...]] = {
-    "id": ("question_id", "id"),
-    "image": ("image",),
-    "question": ("text", "question"),
-    "answer": ("answer",),
-}
 DEFAULT_IMAGE_ROOTS = ("cl_dataset", "")
 
 
