@@ -16,16 +16,17 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import stats
 
-from benchmark.metrics import bootstrap_metrics, metric_arrays, metric_table
+from benchmark.metrics import bootstrap_matrices, bootstrap_metrics, metric_arrays, metric_table
 from benchmark.metrics.intervals import (
     BCA,
     INTERVAL_METHODS,
+    MOMENT_SELECTION,
     PERCENTILE,
-    TIE_AWARE,
     acceleration,
     bias_correction,
     interval_of,
 )
+from benchmark.metrics.ties import tie_selected_point
 
 
 def simulate(rng: np.random.Generator, p: np.ndarray, n: int, rho: float = 0.8) -> list:
@@ -83,8 +84,8 @@ def test_bca_matches_scipy_on_the_same_resamples(metric: str) -> None:
 
 def test_forgettings_lower_end_reaches_below_the_lucky_maximum() -> None:
     # steps tied at the max: the replicates of the max sit above the point estimate, and
-    # the plug-in sits above the truth; BCa shifts the percentile interval down, and the
-    # tie-aware interval takes its lower end from the tied steps' mean
+    # the plug-in sits above the truth; BCa shifts the percentile interval down, and moment
+    # selection takes its lower end from the error where the near-tied steps tie exactly
     items = simulate(np.random.default_rng(4), TIED, n=300)
 
     def interval(method: str) -> tuple[float, float]:
@@ -92,26 +93,53 @@ def test_forgettings_lower_end_reaches_below_the_lucky_maximum() -> None:
         assert result["forgetting"].method == method
         return result["forgetting"].ci95
 
-    tie_aware, bca, pct = interval(TIE_AWARE), interval(BCA), interval(PERCENTILE)
-    assert bootstrap_metrics(items, n_boot=10)["forgetting"].method == TIE_AWARE
+    selected, bca, pct = interval(MOMENT_SELECTION), interval(BCA), interval(PERCENTILE)
+    assert bootstrap_metrics(items, n_boot=10)["forgetting"].method == MOMENT_SELECTION
     assert bca[0] < pct[0] and bca[1] < pct[1]
-    assert tie_aware[0] < pct[0]
-    assert tie_aware[1] == pct[1]  # the upper end: the replicates' own quantile
+    assert selected[0] < bca[0]
+    assert selected[1] == bca[1]  # the upper end: BCa's
 
 
-def test_tie_aware_equals_percentile_where_the_best_step_stands_out() -> None:
-    # a task learned to 0.95 and then well below: one step is the best by far, nothing ties
+def test_moment_selection_is_the_basic_bootstrap_where_the_best_step_stands_out() -> None:
+    # a task learned to 0.95 and then well below: one step is the best by far, nothing ties,
+    # and the lower end is the point less the 97.5% quantile of the replicates' error
     apart = np.array([[0.2, 0.2, 0.2], [0.95, 0.2, 0.2], [0.5, 0.95, 0.2], [0.3, 0.5, 0.95]])
     items = simulate(np.random.default_rng(6), apart, n=400)
-    tie_aware = bootstrap_metrics(items, n_boot=1000, seed=2)["forgetting"]
-    pct = bootstrap_metrics(items, n_boot=1000, seed=2, methods={"forgetting": PERCENTILE})
-    assert tie_aware.ci95 == pytest.approx(pct["forgetting"].ci95)
+    selected = bootstrap_metrics(items, n_boot=1000, seed=2)["forgetting"]
+    bca = bootstrap_metrics(items, n_boot=1000, seed=2, methods={"forgetting": BCA})
+    replicates = metric_arrays(bootstrap_matrices(items, n_boot=1000, seed=2))["forgetting"]
+    basic_lower = 2 * selected.value - np.quantile(replicates, 0.975)
+    assert selected.ci95 == pytest.approx((basic_lower, bca["forgetting"].ci95[1]))
 
 
-def test_tie_aware_only_for_a_maximum() -> None:
+def test_near_tied_steps_follow_the_number_of_steps() -> None:
+    # a step counts as tied with the best when its gap is within what noise alone opens in
+    # 90% of replicates: 2.5 noise standard deviations below the best is apart from one
+    # other step (the 90% quantile of that gap is 1.8), but within noise of the luckiest of
+    # ten (3.0)
+    rng = np.random.default_rng(0)
+
+    def selected(n_steps: int, gaps: dict[int, float]) -> np.ndarray:
+        point = np.full((n_steps + 2, 2), 50.0)  # rows: base, steps 1..n_steps, last step
+        for row, gap in gaps.items():
+            point[row, 0] -= gap
+        replicates = point + rng.standard_normal((4000, *point.shape))
+        maxed = [(step, 1) for step in range(1, n_steps + 1)]
+        return tie_selected_point(point, replicates, maxed)[:, 0]
+
+    two = selected(2, {2: 2.5})
+    assert two[1] == 50.0 and two[2] == 47.5  # apart: left as it is
+    two = selected(2, {2: 1.0})
+    assert two[2] == 50.0  # within noise: tied with the best
+    ten = selected(10, {5: 2.5, 7: 4.0})
+    assert ten[5] == 50.0 and ten[7] == 46.0
+    assert ten[11] == 50.0  # the last step is not a maxed cell: never moved
+
+
+def test_moment_selection_only_for_a_maximum() -> None:
     items = simulate(np.random.default_rng(5), TIED, n=20)
     with pytest.raises(ValueError, match="last takes no maximum over steps"):
-        bootstrap_metrics(items, n_boot=20, methods={"last": TIE_AWARE})
+        bootstrap_metrics(items, n_boot=20, methods={"last": MOMENT_SELECTION})
 
 
 def test_every_metric_declares_a_known_method() -> None:

@@ -146,7 +146,7 @@ def test_rescore_rewrites_results_and_keeps_the_runs_records(
     written = json.loads((entry / "results.json").read_text())
     assert written["provenance"]["backend"] == "hf" and written["provenance"]["checkpoints"]
     assert written["bootstrap"]["intervals"] == {d.key: d.interval for d in METRIC_TABLE}
-    assert written["bootstrap"]["intervals"]["forgetting"] == "tie-aware"
+    assert written["bootstrap"]["intervals"]["forgetting"] == "moment-selection"
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda p: f"{p.parent.name}/{p.name}")

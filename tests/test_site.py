@@ -268,8 +268,9 @@ def test_index_table(built: tuple[Path, Path, dict[str, Path]]) -> None:
     assert f"Metric definitions version {METRIC_DEFINITIONS_VERSION}" in html
     # each metric's interval method, in the definitions table and explained below it
     forgetting_row = re.search(r"<tr><th scope=\"row\"><code>forgetting</code>.*?</tr>", html)
-    assert forgetting_row and ">tie-aware</td>" in forgetting_row.group(0)
-    assert "<b>BCa</b>: bias-corrected and accelerated" in html and "<b>tie-aware</b>:" in html
+    assert forgetting_row and ">moment selection</td>" in forgetting_row.group(0)
+    assert "<b>BCa</b>: bias-corrected and accelerated" in html
+    assert "<b>moment selection</b>:" in html
     assert 'data-value="64.5"' in html  # numeric sort key, not the displayed text
     assert "\u22126.0" in html  # a negative bwt with a real minus sign
 

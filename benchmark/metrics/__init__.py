@@ -3,8 +3,8 @@ scipy's normal distribution).
 
 - :mod:`.definitions`: the ONE table of metric definitions and the functions of a matrix;
 - :mod:`.uncertainty`: paired bootstrap intervals, paired tests, rank groups;
-- :mod:`.intervals`: interval methods from bootstrap replicates (percentile, BCa, tie-aware);
-- :mod:`.ties`: tied means for maxima over steps (the tie-aware interval's lower end);
+- :mod:`.intervals`: interval methods from bootstrap replicates (percentile, BCa, moment selection);
+- :mod:`.ties`: near-tied steps of a maximum over steps (moment selection's lower end);
 - :mod:`.matrix_file`: a user's matrix file (CSV/JSON) → the ``metrics`` report;
 - :mod:`.reported`: a paper's published numbers → every metric it states or allows.
 

@@ -1,8 +1,9 @@
-"""Confidence intervals from bootstrap replicates: percentile, BCa and tie-aware.
+"""Confidence intervals from bootstrap replicates: percentile, BCa and moment selection.
 
 All read a metric's bootstrap replicates; BCa (bias-corrected and accelerated; Efron &
-Tibshirani 1993, ch. 14) also reads the jackknife over items, and the tie-aware interval
-(for a metric that takes maxima over steps) the replicates of its tied-mean version
+Tibshirani 1993, ch. 14) also reads the jackknife over items, and the moment-selection
+interval (for a metric that takes maxima over steps) BCa's upper end and, for its lower end,
+the replicates of the metric around a point whose near-tied steps are tied exactly
 (:mod:`benchmark.metrics.ties`). The normal distribution
 functions are ``scipy.stats.norm``'s, and the conventions are those of
 ``scipy.stats.bootstrap(method="BCa")`` (the bias correction from the mid-rank of the point
@@ -22,11 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from benchmark.metrics.ties import TIE_LEVEL
+
 _TIE = 1e-9  # relative: replicates this close to the point count as equal to it
 
 PERCENTILE = "percentile"
 BCA = "bca"
-TIE_AWARE = "tie-aware"
+MOMENT_SELECTION = "moment-selection"
 
 
 @dataclass(frozen=True)
@@ -52,14 +55,15 @@ INTERVAL_METHODS: dict[str, IntervalMethod] = {
         "jackknife over items (acceleration); widened to the point estimate in the rare case "
         "that it falls outside",
     ),
-    TIE_AWARE: IntervalMethod(
-        TIE_AWARE,
-        "tie-aware",
-        "for a maximum over steps: the upper end is the 97.5% quantile of the replicates; the "
-        "lower end is the 2.5% quantile of the same metric with each task's maximum replaced "
-        "by the mean of the steps tied with the best one (within √(log n) standard errors, "
-        "n items), which sampling noise does not push up as it pushes up a maximum; widened "
-        "to the point estimate where it falls outside",
+    MOMENT_SELECTION: IntervalMethod(
+        MOMENT_SELECTION,
+        "moment selection",
+        "for a maximum over steps, which sampling noise pushes up where steps tie: the lower "
+        "end is the point estimate less the 97.5% quantile of the metric's bootstrap error "
+        "computed as if, in each task, the steps whose gap below the best is within what "
+        f"noise alone opens in {TIE_LEVEL:.0%} of replicates were exactly tied with it (the least "
+        "favourable case the data do not rule out); the upper end is BCa's; widened to the "
+        "point estimate where it falls outside",
     ),
 }
 """Every interval method a metric may declare (:attr:`MetricDefinition.interval`)."""
@@ -129,23 +133,26 @@ def interval_of(
     point: float,
     level: float,
     jackknife: Sequence[np.ndarray] = (),
-    tied_replicates: np.ndarray | None = None,
+    selected_replicates: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """The ``level`` interval of one metric by ``method``, widened to contain ``point``.
 
-    ``replicates`` are the metric's bootstrap replicates; ``jackknife`` (BCa) holds, per
-    task, the metric with each of its items left out; ``tied_replicates`` (tie-aware) are
-    the replicates of the metric with its maxima replaced by tied means.
+    ``replicates`` are the metric's bootstrap replicates; ``jackknife`` (BCa, moment
+    selection) holds, per task, the metric with each of its items left out;
+    ``selected_replicates`` (moment selection) are the metric at the tie-selected point
+    plus each replicate's deviations from the point (:func:`benchmark.metrics.ties.
+    tie_selected_point`), whose metric is ``point`` itself.
     """
     if method == PERCENTILE:
         lo, hi = percentile_interval(replicates, level)
     elif method == BCA:
         lo, hi = bca_interval(replicates, point, acceleration(jackknife), level)
-    elif method == TIE_AWARE:
-        if tied_replicates is None:
-            raise ValueError("the tie-aware interval needs the tied-mean replicates")
-        lo = percentile_interval(tied_replicates, level)[0]
-        hi = percentile_interval(replicates, level)[1]
+    elif method == MOMENT_SELECTION:
+        if selected_replicates is None:
+            raise ValueError("the moment-selection interval needs the tie-selected replicates")
+        # the error of the metric where the near-tied steps tie: replicate minus point
+        lo = 2.0 * point - float(np.quantile(selected_replicates, (1.0 + level) / 2.0))
+        hi = bca_interval(replicates, point, acceleration(jackknife), level)[1]
     else:
         raise ValueError(
             f"unknown interval method {method!r}; expected one of {', '.join(INTERVAL_METHODS)}"

@@ -18,11 +18,11 @@ from benchmark.metrics.definitions import (
 from benchmark.metrics.intervals import (
     BCA,
     INTERVAL_METHODS,
-    TIE_AWARE,
+    MOMENT_SELECTION,
     interval_of,
     percentile_interval,
 )
-from benchmark.metrics.ties import tied_means
+from benchmark.metrics.ties import tie_selected_point
 
 _CHUNK_ELEMENTS = 1 << 22  # resampling draws at most this many indices at once (32 MiB)
 _SINGLE_THREAD_ELEMENTS = 1 << 18  # see _weighted_sums
@@ -218,16 +218,17 @@ def bootstrap_metrics(
     ``cl_metrics`` of the per-cell means × 100; the interval is computed from the metric
     over ``n_boot`` replicates by the metric's :attr:`MetricDefinition.interval` method
     (BCa: bias-corrected and accelerated, with the acceleration from the jackknife over
-    each task's items; tie-aware for a maximum over steps; see
+    each task's items; moment selection for a maximum over steps; see
     :mod:`benchmark.metrics.intervals`). Every interval contains its point estimate. Keys
     are :func:`metric_keys`. ``methods`` overrides the method of some metrics
     (``{"forgetting": "percentile"}``), for studies of the methods.
 
     ``forgetting`` takes a maximum over steps, which noise pushes up: where the steps before
     the last differ little next to their sampling noise, its replicates sit above the point
-    estimate, and the plug-in value above the truth where steps tie: the tie-aware interval
-    takes its lower end from the tied steps' mean (:mod:`benchmark.metrics.ties`). The
-    other metrics are linear in the cells.
+    estimate, and the plug-in value above the truth where steps tie: the moment-selection
+    interval takes its lower end from the metric's error where the steps the data cannot
+    tell from the best tie with it (:mod:`benchmark.metrics.ties`). The other metrics are
+    linear in the cells.
     """
     _check_boot(n_boot, level)
     for name, method in (methods or {}).items():
@@ -242,8 +243,9 @@ def bootstrap_metrics(
     point = cl_metrics_explained(means, base_row)
     stack = _resampled_means(arrays, n_boot, np.random.default_rng(seed))
     replicates = metric_arrays(stack, base_row=base_row)
-    jackknife = _jackknife_metrics(arrays, base_row) if BCA in chosen.values() else {}
-    if not base_row:  # the tie-aware interval reads full matrices, row 0 the base model
+    needs_jackknife = {BCA, MOMENT_SELECTION} & set(chosen.values())
+    jackknife = _jackknife_metrics(arrays, base_row) if needs_jackknife else {}
+    if not base_row:  # moment selection reads full matrices, row 0 the base model
         means = np.vstack([np.full((1, means.shape[1]), np.nan), means])
         stack = np.concatenate([np.full((n_boot, 1, means.shape[1]), np.nan), stack], axis=1)
     out: dict[str, Interval] = {}
@@ -252,25 +254,25 @@ def bootstrap_metrics(
         if m.value is None:
             out[name] = Interval(None, None, m.reason)
         else:
-            tied = None
-            if chosen[name] == TIE_AWARE:
-                tied = _tied_replicates(name, means, stack, [a.shape[1] for a in arrays])
+            selected = None
+            if chosen[name] == MOMENT_SELECTION:
+                selected = _selected_replicates(name, means, stack)
             ci = interval_of(
-                chosen[name], replicates[name], m.value, level, jackknife.get(name, ()), tied
+                chosen[name], replicates[name], m.value, level, jackknife.get(name, ()), selected
             )
             out[name] = Interval(m.value, ci, method=chosen[name])
     return out
 
 
-def _tied_replicates(
-    name: str, means: np.ndarray, stack: np.ndarray, n_items: Sequence[int]
-) -> np.ndarray:
-    """Replicates of metric ``name`` with its maxima over steps replaced by tied means."""
+def _selected_replicates(name: str, means: np.ndarray, stack: np.ndarray) -> np.ndarray:
+    """Metric ``name`` at the tie-selected point plus each replicate's deviations from it."""
     d = definition(name)
     if d.maxed is None:
-        raise ValueError(f"{name} takes no maximum over steps: its interval cannot be tie-aware")
-    _, tied = tied_means(means, stack, d.maxed(means.shape[1]), n_items)
-    return metric_arrays(tied)[name]
+        raise ValueError(
+            f"{name} takes no maximum over steps: its interval cannot use moment selection"
+        )
+    selected = tie_selected_point(means, stack, d.maxed(means.shape[1]))
+    return metric_arrays(selected[None] + (stack - means[None]))[name]
 
 
 # --------------------------------------------------------------------------- comparisons
