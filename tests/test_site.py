@@ -396,12 +396,20 @@ def test_bad_submission_fails_naming_the_file(
     assert not (tmp_path / "out").exists()
 
 
-def test_results_of_other_metric_definitions_fail(tmp_path: Path) -> None:
-    other = METRIC_DEFINITIONS_VERSION + 1
+@pytest.mark.parametrize(
+    ("offset", "what_to_do"),
+    [(-1, "`mllmcl-bench rescore {entry}` recomputes it"), (1, "update mllmcl-bench")],
+    ids=["older", "newer"],
+)
+def test_results_of_other_metric_definitions_fail(
+    tmp_path: Path, offset: int, what_to_do: str
+) -> None:
+    other = METRIC_DEFINITIONS_VERSION + offset
     entry = write_entry(tmp_path / "subs", "entry", results={"metric_definitions": other})
-    with pytest.raises(SiteError, match=f"metric_definitions {other}") as info:
+    with pytest.raises(SiteError, match=f"metric definitions version {other}") as info:
         site_build(tmp_path / "subs", tmp_path / "out")
     assert str(info.value).startswith(str(entry / "results.json"))
+    assert what_to_do.format(entry=entry) in str(info.value)
 
 
 def test_output_folder_safety_and_rebuild(tmp_path: Path) -> None:

@@ -124,6 +124,23 @@ def test_differences_within_tolerance_pass(entry: Path) -> None:
     assert validate_entry(entry).ok
 
 
+def test_results_of_older_metric_definitions_fail_in_one_line_naming_rescore(
+    entry: Path,
+) -> None:
+    # every interval of an older version differs: one line says why and what to run, not
+    # one line per differing interval
+    from benchmark.metrics import METRIC_DEFINITIONS_VERSION
+
+    old = METRIC_DEFINITIONS_VERSION - 1
+    edit_results(entry, lambda r: r.update(metric_definitions=old))
+    report = validate_entry(entry)
+    assert report.problems == [
+        f"results.json: computed with metric definitions version {old}, and this harness uses "
+        f'version {METRIC_DEFINITIONS_VERSION} (README, "Metrics"): `mllmcl-bench rescore '
+        f"{entry}` recomputes it from the saved predictions (nothing is generated)"
+    ]
+
+
 def test_an_entry_that_is_a_symlink_is_refused(entry: Path, tmp_path: Path) -> None:
     link = entry.parent / "linked-entry"
     link.symlink_to(entry)

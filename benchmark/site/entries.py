@@ -15,7 +15,7 @@ from benchmark.entry.submission import (
     load_submission,
 )
 from benchmark.errors import BenchmarkError
-from benchmark.metrics.definitions import METRIC_DEFINITIONS_VERSION
+from benchmark.metrics.definitions import definitions_mismatch
 from benchmark.metrics.reported import ReportedMetric, reported_metrics, unknown_metrics
 
 LEADERBOARD_SCHEMA = "mllmcl-bench/leaderboard/1"
@@ -164,12 +164,9 @@ def load_entry(entry_dir: Path) -> Entry | ReportedEntry:
             f"{theirs[2]!r}, but submission.yaml says {ours[0]!r} version {ours[1]} "
             f"order {ours[2]!r}"
         )
-    if results.metric_definitions != METRIC_DEFINITIONS_VERSION:
-        raise SiteError(
-            f"{res_file}: metric_definitions {results.metric_definitions}, but the "
-            f"site explains version {METRIC_DEFINITIONS_VERSION} "
-            "(update benchmark/metrics/definitions.py)"
-        )
+    stale = definitions_mismatch(results.metric_definitions, entry_dir)
+    if stale is not None:
+        raise SiteError(f"{res_file}: {stale}")
     columns = [*results.tasks, *results.probes]
     if len(set(columns)) != len(columns):
         raise SiteError(f"{res_file}: field tasks/probes: a task name appears twice")

@@ -42,7 +42,7 @@ from benchmark.entry.submission import (
 from benchmark.errors import BenchmarkError
 from benchmark.evaluation.rescore import REPLAY
 from benchmark.evaluation.run import evaluate_entry
-from benchmark.metrics.definitions import metric_keys
+from benchmark.metrics.definitions import definitions_mismatch, metric_keys
 from benchmark.metrics.reported import unknown_metrics
 from benchmark.suites.prepare import records_path
 from benchmark.suites.records import read_records
@@ -573,6 +573,10 @@ def check_contents(entry: Path, report: Report) -> None:
     _check_provenance(submission, results, report)
     _check_coverage(entry, suite, columns, len(claimed["tasks"]) + 1, report)
     if not report.ok:
+        return
+    stale = definitions_mismatch(results.metric_definitions, entry)
+    if stale is not None:  # every interval would differ: one line says why, not dozens
+        report.add(RESULTS_FILE, stale)
         return
     boot = claimed["bootstrap"]
     with tempfile.TemporaryDirectory(prefix="mllmcl-validate-") as scratch:
