@@ -1,7 +1,7 @@
 """Coverage of every metric's 95% interval, over simulated CL runs with known true accuracies.
 
 Run: ``.venv/bin/python -m pytest tests/perf/test_interval_coverage.py -s -p no:cacheprovider``
-(about 15 minutes on 2 unshared cores; ``COVERAGE_RUNS`` sets the runs per scenario at
+(about 12 minutes on 2 unshared cores; ``COVERAGE_RUNS`` sets the runs per scenario at
 T = 5, ``COVERAGE_RUNS_LONG`` those at T = 20).
 
 Each scenario fixes the true accuracy of every cell (a (T+1) x T matrix of probabilities)
@@ -11,11 +11,11 @@ The truth of a metric is the metric of the true matrix; an interval covers when 
 it. Printed: for every metric and scenario, the coverage of the metric's declared method
 (moment selection for ``forgetting``, BCa for the others) and, for comparison, of the BCa and
 percentile intervals on the same replicates, over ``COVERAGE_RUNS`` runs (1000 by default;
-one standard error of a 95% coverage is then 0.7 points); and for ``forgetting`` at T = 20
-(20 steps: a task's maximum runs over up to 19 of them), the coverage of its declared method
-and where the misses fall. Checked: every interval contains its point estimate; at T = 5 the
+one standard error of a 95% coverage is then 0.7 points); and at T = 20 (a task's maximum
+runs over up to 19 steps), the coverage of every metric's declared method and where
+``forgetting``'s misses fall. Checked: every interval contains its point estimate; at T = 5 the
 declared method of every metric covers 93–97% in every scenario; at T = 20 ``forgetting``'s
-covers at least 93% (it is conservative where many steps are close: README, "Intervals").
+covers at least 92% (it is conservative where many steps are close: README, "Intervals").
 """
 
 from __future__ import annotations
@@ -152,15 +152,21 @@ def test_interval_coverage() -> None:
         name: coverage(make(T_LONG), RUNS_LONG, 100 + seed, ("declared",))["declared"]
         for seed, (name, (_, make)) in enumerate(SCENARIOS.items())
     }
-    print(f"forgetting at T = {T_LONG}, {RUNS_LONG} runs: coverage (missed low / high)")
-    for name, per_metric in long.items():
-        cover, low, high = per_metric["forgetting"]
-        print(f"  {name}: {100 * cover:.1f}% ({100 * low:.1f} / {100 * high:.1f})")
+    print(f"at T = {T_LONG}, {RUNS_LONG} runs per scenario: coverage of the declared method")
+    print("metric".ljust(28) + "".join(f"{name[:18]:>20}" for name in SCENARIOS))
+    for key in metric_keys():
+        cells = [f"{100 * long[s][key][0]:.1f}" for s in SCENARIOS]
+        print(key.ljust(28) + "".join(f"{c:>20}" for c in cells))
+    misses = [
+        f"{100 * long[s]['forgetting'][1]:.1f} / {100 * long[s]['forgetting'][2]:.1f}"
+        for s in SCENARIOS
+    ]
+    print("forgetting missed low/high".ljust(28) + "".join(f"{c:>20}" for c in misses))
     print(f"({time.perf_counter() - start:.0f} s)")
 
     for scenario, methods in table.items():
         for key in metric_keys():
             coverage_ = methods["declared"][key][0]
             assert 0.93 <= coverage_ <= 0.97, (scenario, key, coverage_)
-    for scenario, per_metric in long.items():
-        assert per_metric["forgetting"][0] >= 0.93, (scenario, per_metric["forgetting"])
+    for scenario, per_metric in long.items():  # 400 runs: one standard error 1.1 points
+        assert per_metric["forgetting"][0] >= 0.92, (scenario, per_metric["forgetting"])
