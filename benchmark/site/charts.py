@@ -68,6 +68,18 @@ class Label:
 
 
 @dataclass(frozen=True)
+class PlotFrame:
+    """A chart's size and, inside it, the plot area's edges (where the axes and grid go)."""
+
+    width: float
+    height: float
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+
+@dataclass(frozen=True)
 class Heatmap:
     width: float
     height: float
@@ -203,13 +215,7 @@ class Series:
 
 
 @dataclass(frozen=True)
-class LineChart:
-    width: float
-    height: float
-    left: float
-    top: float
-    right: float
-    bottom: float
+class LineChart(PlotFrame):
     legend_x: float
     x_ticks: list[Label]
     y_ticks: list[Label]
@@ -288,13 +294,7 @@ class ScatterPoint:
 
 
 @dataclass(frozen=True)
-class Scatter:
-    width: float
-    height: float
-    left: float
-    top: float
-    right: float
-    bottom: float
+class Scatter(PlotFrame):
     x_ticks: list[Label]
     y_ticks: list[Label]
     points: list[ScatterPoint]

@@ -38,12 +38,11 @@ class SiteError(BenchmarkError):
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One leaderboard entry: its folder and the two files the site reads."""
+class SubmittedEntry:
+    """What every entry has, measured or reported: its folder and its ``submission.yaml``."""
 
     path: Path
     submission: Submission
-    results: Results
 
     @property
     def name(self) -> str:
@@ -52,6 +51,13 @@ class Entry:
     @property
     def suite(self) -> str:
         return self.submission.suite
+
+
+@dataclass(frozen=True)
+class Entry(SubmittedEntry):
+    """One leaderboard entry: its folder and the two files the site reads."""
+
+    results: Results
 
     @property
     def verified(self) -> bool:
@@ -73,20 +79,9 @@ class Entry:
 
 
 @dataclass(frozen=True)
-class ReportedEntry:
+class ReportedEntry(SubmittedEntry):
     """A paper's table without checkpoints or predictions (``reported_only: true``): shown
     flagged 'reported' under a suite's ranked table, never ranked."""
-
-    path: Path
-    submission: Submission
-
-    @property
-    def name(self) -> str:
-        return self.submission.name
-
-    @property
-    def suite(self) -> str:
-        return self.submission.suite
 
     @property
     def reported(self) -> Reported:

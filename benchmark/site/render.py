@@ -54,6 +54,7 @@ from benchmark.site.entries import (
     SITE_MARKER,
     Entry,
     SiteError,
+    SubmittedEntry,
     load_entries,
 )
 from benchmark.site.format import (
@@ -222,32 +223,51 @@ def judge_rows(entry: Entry) -> list[JudgeRow]:
     return rows
 
 
-def _render(env: jinja2.Environment, template: str, path: Path, depth: int, **context: Any) -> None:
-    html = env.get_template(template).render(root="../" * depth, **context)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
+@dataclass(frozen=True)
+class SitePages:
+    """Writes the site's pages into ``out``, each with ``root``: the way back from the page to
+    ``out`` (``../`` once per folder of the page's path), for its relative links."""
+
+    env: jinja2.Environment
+    out: Path
+
+    def write(self, template: str, page: str, **context: Any) -> None:
+        """Render ``template`` into ``out/page`` (``page``: a relative path with ``/``)."""
+        html = self.env.get_template(template).render(root="../" * page.count("/"), **context)
+        path = self.out / page
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+
+    def write_entry(
+        self,
+        template: str,
+        page: str,
+        section: Section,
+        entry: SubmittedEntry,
+        **context: Any,
+    ) -> None:
+        """An entry's page, measured or reported: with its section, the entry and its
+        submission (``sub``)."""
+        self.write(template, page, section=section, entry=entry, sub=entry.submission, **context)
 
 
 def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> None:
     """Write every page, the downloads and the static files into ``out`` (an empty folder)."""
-    env = _environment(assets / "templates")
+    pages = SitePages(_environment(assets / "templates"), out)
     static = out / "static"
     static.mkdir(parents=True)
     for item in sorted((assets / "static").iterdir()):
         if item.is_file() and not item.name.startswith("."):
             shutil.copyfile(item, static / item.name)
     total = sum(len(s.entries) for s in all_sections)
-    _render(env, "index.html", out / "index.html", 0, sections=all_sections, total=total)
+    pages.write("index.html", "index.html", sections=all_sections, total=total)
     for section in all_sections:
         for reported in section.reported:
-            _render(
-                env,
+            pages.write_entry(
                 "reported.html",
-                out / section.reported_page(reported),
-                2,
-                section=section,
-                entry=reported,
-                sub=reported.submission,
+                section.reported_page(reported),
+                section,
+                reported,
                 rep=reported.reported,
                 full=reported.reported.full_matrix(),
                 metrics=reported.metrics,
@@ -268,14 +288,11 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
                 title=f"Accuracy per task across steps: {entry.submission.method}",
                 steps=len(entry.results.tasks),
             )
-            _render(
-                env,
+            pages.write_entry(
                 "entry.html",
-                out / section.entry_page(entry),
-                1,
-                section=section,
-                entry=entry,
-                sub=entry.submission,
+                section.entry_page(entry),
+                section,
+                entry,
                 res=entry.results,
                 heat=heatmap(entry),
                 chart=chart,
@@ -286,7 +303,7 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
                 peers=[e for e in section.entries if e is not entry],
             )
         for a, b in section.pairs:
-            render_compare(env, out / section.compare_page(a, b), section, a, b)
+            render_compare(pages, section, a, b)
         for task in section.tasks:
             having = [e for e in section.entries if task in e.columns]
             steps = max(len(e.results.tasks) for e in having)
@@ -308,11 +325,9 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
                 title=f"Accuracy on {task} across steps, per entry",
                 steps=steps,
             )
-            _render(
-                env,
+            pages.write(
                 "task.html",
-                out / section.task_page(task),
-                2,
+                section.task_page(task),
                 section=section,
                 task=task,
                 probe=section.is_probe(task),
@@ -341,9 +356,7 @@ def compare_matrices(a: Entry, b: Entry) -> tuple[list[str], list[list[float | N
     return columns, diff
 
 
-def render_compare(
-    env: jinja2.Environment, path: Path, section: Section, a: Entry, b: Entry
-) -> None:
+def render_compare(pages: SitePages, section: Section, a: Entry, b: Entry) -> None:
     """Two entries of one section: both matrices, b − a, and both curves per task."""
     columns = [c for c in a.columns if c in b.columns]
     steps = max(len(a.results.tasks), len(b.results.tasks))
@@ -360,11 +373,9 @@ def render_compare(
         charts.append(
             (task, line_chart(lines, title=f"Accuracy on {task} across steps", steps=steps))
         )
-    _render(
-        env,
+    pages.write(
         "compare.html",
-        path,
-        3,
+        section.compare_page(a, b),
         section=section,
         a=a,
         b=b,
