@@ -74,7 +74,7 @@ SCENARIOS = {
         "0.97 when learned, 1 point lower each later step (skewed cells, steps 1 SE apart)",
         lambda T: _matrix(T, 0.50, [0.97, 0.96, 0.95, 0.94, 0.93]),
     ),
-    "slow decline": (
+    "0.5-point decline": (
         "0.80 when learned, 0.5 points lower each later step (near ties)",
         lambda T: _matrix(T, 0.30, _decline(0.005)),
     ),
