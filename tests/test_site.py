@@ -7,6 +7,7 @@ import math
 import re
 import subprocess
 import sys
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -336,8 +337,9 @@ def test_output_is_escaped(built: tuple[Path, Path, dict[str, Path]]) -> None:
         text = "".join(parse(payload_page).text)
         for payload in (PAYLOAD, PAYLOAD_SCRIPT, PAYLOAD_IMG):
             assert payload in text, payload_page
-    compare = "".join(parse(section / "compare" / "payload-entry" / "payload-two.html").text)
+    compare = "".join(parse(section / "compare.html").text)
     assert PAYLOAD in compare and PAYLOAD_IMG in compare
+    assert PAYLOAD not in (section / "compare.html").read_text("utf-8")  # escaped, data too
 
 
 def test_bad_results_fail_naming_the_file(tmp_path: Path) -> None:
@@ -820,23 +822,28 @@ def test_base_model_size_counted_declared_or_unknown(
     assert f'<option value="org/small-vlm@{SHA40}">org/small-vlm @ {SHA40[:7]}</option>' in index
 
 
-def test_compare_pages(built: tuple[Path, Path, dict[str, Path]]) -> None:
+def test_one_compare_page_per_section(built: tuple[Path, Path, dict[str, Path]]) -> None:
+    """No page per pair: one compare.html per section, carrying each entry once (its matrix,
+    every cell formatted, and a pre-rendered heatmap); site.js draws the pair."""
     site, _, entries = built
-    pages = sorted((site / "shapes-v1" / "compare").rglob("*.html"))
-    assert len(pages) == 5 * 4 // 2  # one per pair of ranked entries
-    page = site / "shapes-v1" / "compare" / "joint-mtl" / "seq-lora.html"
-    a = json.loads((entries["joint-mtl"] / "results.json").read_text("utf-8"))
-    b = json.loads((entries["seq-lora"] / "results.json").read_text("utf-8"))
+    assert not (site / "shapes-v1" / "compare").exists()
+    page = site / "shapes-v1" / "compare.html"
     text = page.read_text("utf-8")
-    for i, (row_a, row_b) in enumerate(zip(a["matrix"], b["matrix"], strict=True)):
-        for task, x, y in zip(a["tasks"], row_a, row_b, strict=True):
-            cell = re.search(rf'data-step="{i}" data-task="{task}" data-value="([^"]*)"', text)
-            assert cell and float(cell.group(1)) == pytest.approx(y - x), (i, task)
-    assert text.count('class="linechart"') == len(a["tasks"])
-    assert text.count('class="heatmap"') == 2
-    # the entry page links to its compare pages
+    assert text.count('<template class="compare-entry"') == len(SHAPES)
+    assert text.count('class="heatmap"') == len(SHAPES)
+    data = json.loads(unescape(re.search(r'data-compare="([^"]*)"', text).group(1)))
+    assert sorted(data["entries"]) == SHAPES
+    for name in SHAPES:
+        results = json.loads((entries[name] / "results.json").read_text("utf-8"))
+        shown = data["entries"][name]
+        assert shown["matrix"] == results["matrix"]
+        assert shown["text"] == [[fmt_number(v) for v in row] for row in results["matrix"]]
+    assert set(data["frames"]) == {str(d["steps"]) for d in data["entries"].values()}
+    # the entry page links to the comparisons, the pair in rank order
     entry_page = (site / "shapes-v1" / "seq-lora.html").read_text("utf-8")
-    assert 'href="../shapes-v1/compare/joint-mtl/seq-lora.html"' in entry_page
+    assert 'href="../shapes-v1/compare.html?a=joint-mtl&amp;b=seq-lora"' in entry_page
+    index = (site / "index.html").read_text("utf-8")
+    assert 'href="shapes-v1/compare.html?a=joint-mtl&amp;b=moe-router"' in index
 
 
 def test_scatter_of_mft_against_forgetting(built: tuple[Path, Path, dict[str, Path]]) -> None:

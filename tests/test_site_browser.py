@@ -7,6 +7,7 @@ that does not work.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -135,7 +136,9 @@ def page_no_js(browser: Browser, watch: Watch) -> Iterator[Page]:
 
 
 def url(site: Path, relative: str) -> str:
-    return (site / relative).as_uri()
+    """The file:// address of a page of the site; ``relative`` may end in a ``?query``."""
+    path, mark, query = relative.partition("?")
+    return (site / path).as_uri() + mark + query
 
 
 def column_values(page: Page, key: str) -> list[str]:
@@ -279,8 +282,6 @@ def test_filters_combine(page: Page, site: Path) -> None:
 
 
 def test_heatmap_values(page: Page, site: Path) -> None:
-    import json
-
     results = json.loads(
         (site.parent / "submissions/shapes/seq-lora/results.json").read_text(encoding="utf-8")
     )
@@ -318,7 +319,7 @@ def test_injection_payloads_are_inert(page: Page, site: Path) -> None:
         "index.html",
         f"{section}/payload-entry.html",
         f"{section}/reported/payload-paper.html",
-        f"{section}/compare/payload-entry/payload-two.html",
+        f"{section}/compare.html",
     ]
     pages += [p.relative_to(site).as_posix() for p in sorted((site / section / "tasks").iterdir())]
     for relative in pages:
@@ -395,57 +396,162 @@ def test_scatter_hover_shows_the_entry(page: Page, site: Path) -> None:
     assert page.locator(f"{BOARD} tbody tr.highlight").count() == 0
 
 
-def test_compare_view(page: Page, site: Path) -> None:
-    """Pick two entries on the index: their page shows both matrices, the difference and
-    both curves per task."""
-    import json
+def results_of(site: Path, suite: str, name: str) -> dict:
+    path = site.parent / "submissions" / suite / name / "results.json"
+    return json.loads(path.read_text(encoding="utf-8"))
 
+
+def expected_difference(a: dict, b: dict) -> dict[tuple[int, str], float | None]:
+    """b − a per (step, task) over the columns both have, None where either is missing (what
+    the static pair pages showed)."""
+    columns_a, columns_b = a["tasks"] + a["probes"], b["tasks"] + b["probes"]
+    shared = [c for c in columns_a if c in columns_b]
+    cells = {}
+    for step, (row_a, row_b) in enumerate(zip(a["matrix"], b["matrix"], strict=True)):
+        for task in shared:
+            x, y = row_a[columns_a.index(task)], row_b[columns_b.index(task)]
+            cells[(step, task)] = None if x is None or y is None else y - x
+    return cells
+
+
+def shown_difference(page: Page) -> dict[tuple[int, str], tuple[str, str]]:
+    cells = page.eval_on_selector_all(
+        "table.diff-table td",
+        "(tds) => tds.map((td) => [td.dataset.step, td.dataset.task, td.dataset.value,"
+        " td.textContent])",
+    )
+    return {(int(step), task): (value, text) for step, task, value, text in cells}
+
+
+def check_pair(page: Page, site: Path, section: str, suite: str, a: str, b: str) -> None:
+    page.goto(url(site, f"{section}/compare.html?a={a}&b={b}"))
+    expected = expected_difference(results_of(site, suite, a), results_of(site, suite, b))
+    shown = shown_difference(page)
+    assert set(shown) == set(expected), (a, b)
+    for cell, value in expected.items():
+        data, text = shown[cell]
+        if value is None:
+            assert (data, text) == ("", "\u2014"), (a, b, cell)  # missing, not 0
+        else:
+            assert float(data) == value, (a, b, cell)
+            assert text == fmt_number(value, signed=True), (a, b, cell)
+    assert page.locator(".compare-message").is_hidden()
+    for name in (a, b):
+        figure = page.locator(f".matrix-pair figure[data-entry='{name}'] svg.heatmap")
+        assert figure.count() == 1
+    assert page.locator(".compare-summary thead th a").all_text_contents() == [
+        method_of(site, suite, name) for name in (a, b)
+    ]
+
+
+def method_of(site: Path, suite: str, name: str) -> str:
+    data = json.loads((site / "leaderboard.json").read_text(encoding="utf-8"))
+    return next(e["submission"]["method"] for e in data["entries"] if e["name"] == name)
+
+
+def test_compare_page_shows_b_minus_a(page: Page, site: Path) -> None:
+    """Every ordered pair of a section: the difference cells are b − a as the old static pair
+    pages computed them, missing cells stay missing; the payload pair has a null cell."""
+    for a in SHAPES:
+        for b in SHAPES:
+            if a != b:
+                check_pair(page, site, "shapes-v1", "shapes", a, b)
+    section = f"{slug(PAYLOAD_SUITE)}-v1"
+    suite = next(p.name for p in (site.parent / "submissions").iterdir()
+                 if (p / "payload-entry").is_dir())  # fmt: skip
+    for a, b in (("payload-entry", "payload-two"), ("payload-two", "payload-entry")):
+        check_pair(page, site, section, suite, a, b)
+        assert page.locator("table.diff-table td.null").count() >= 1
+
+
+def test_compare_view(page: Page, site: Path) -> None:
+    """Pick two entries on the index: the compare page shows both matrices, the difference
+    and both curves per task; its own selects change the pair and the address."""
     page.goto(url(site, "index.html"))
-    form = "form.compare[data-section='shapes-v1']"
+    form = "form.compare[data-href='shapes-v1/compare.html']"
     assert page.is_visible(form)
     page.select_option(f"{form} select[data-role='a']", "small-base")
     page.select_option(f"{form} select[data-role='b']", "seq-lora")
     page.click(f"{form} a.go")
     page.wait_for_load_state("load")
-    assert page.url.endswith("/shapes-v1/compare/seq-lora/small-base.html")
-    results = {
-        name: json.loads(
-            (site.parent / f"submissions/shapes/{name}/results.json").read_text(encoding="utf-8")
-        )
-        for name in ("seq-lora", "small-base")
-    }
-    a, b = results["seq-lora"], results["small-base"]
-    cells = len(a["matrix"]) * len(a["tasks"])
+    assert page.url.endswith("/shapes-v1/compare.html?a=small-base&b=seq-lora")
+    a = results_of(site, "shapes", "small-base")
+    cells = len(a["matrix"]) * len(a["tasks"] + a["probes"])
     assert page.locator("svg.heatmap").count() == 2
     for name in ("seq-lora", "small-base"):
         heat = page.locator(f"figure[data-entry='{name}'] svg.heatmap g.cell")
         assert heat.count() == cells
-        value = results[name]["matrix"][1][0]
+        value = results_of(site, "shapes", name)["matrix"][1][0]
         cell = heat.locator("xpath=self::*[@data-step='1' and @data-task='colour']")
         assert cell.locator("text").text_content() == fmt_number(value)
-    for i, (row_a, row_b) in enumerate(zip(a["matrix"], b["matrix"], strict=True)):
-        for task, x, y in zip(a["tasks"], row_a, row_b, strict=True):
-            td = page.locator(f"table.diff-table td[data-step='{i}'][data-task='{task}']")
-            assert td.text_content() == fmt_number(y - x, signed=True), (i, task)
     charts = page.locator(".curve-grid figure")
-    assert charts.count() == len(a["tasks"])
+    assert charts.count() == len(a["tasks"] + a["probes"])
     for k in range(charts.count()):
-        assert charts.nth(k).locator("g.series").count() == 2
-    # the same pair in the other order, and the same entry twice
+        series = charts.nth(k).locator("g.series")
+        assert series.count() == 2
+        assert series.nth(0).locator("circle").count() == len(a["matrix"])
+    legend = charts.nth(0).locator("g.legend text").all_text_contents()
+    assert legend == [method_of(site, "shapes", n) for n in ("small-base", "seq-lora")]
+    methods = [method_of(site, "shapes", n) for n in ("small-base", "seq-lora")]
+    assert page.text_content("h1") == f"{methods[0]} vs {methods[1]}"
+    # the page's own selects: the address follows, so the comparison can be linked
+    page.select_option("form.compare-pick select[data-role='b']", "joint-mtl")
+    assert page.url.endswith("/shapes-v1/compare.html?a=small-base&b=joint-mtl")
+    assert page.locator("figure[data-entry='joint-mtl'] svg.heatmap").count() == 1
+    page.go_back()
+    assert page.url.endswith("?a=small-base&b=seq-lora")
+    assert page.locator("figure[data-entry='seq-lora'] svg.heatmap").count() == 1
+    # on the index, the same entry twice gives no link
     page.goto(url(site, "index.html"))
     page.select_option(f"{form} select[data-role='a']", "seq-lora")
     page.select_option(f"{form} select[data-role='b']", "seq-lora")
     assert page.get_attribute(f"{form} a.go", "href") is None
     page.select_option(f"{form} select[data-role='b']", "small-base")
     assert page.get_attribute(f"{form} a.go", "href") == (
-        "shapes-v1/compare/seq-lora/small-base.html"
+        "shapes-v1/compare.html?a=seq-lora&b=small-base"
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?a=seq-lora&b=no-such-entry", "No entry named \u201cno-such-entry\u201d"),
+        ("?a=%3Cimg%20src%3Dx%3E&b=seq-lora", "No entry named \u201c<img src=x>\u201d"),
+        ("?a=seq-lora", "No entry named \u201c\u201d"),
+        ("?a=seq-lora&b=seq-lora", "A and B are the same entry (seq-lora)"),
+    ],
+)
+def test_compare_page_refuses_a_bad_pair(page: Page, site: Path, query: str, message: str) -> None:
+    """An unknown name or the same entry twice: one clear message, nothing drawn, no error
+    (the fixture fails the test on any console or page error)."""
+    page.goto(url(site, f"shapes-v1/compare.html{query}"))
+    shown = page.locator(".compare-message")
+    assert shown.is_visible() and shown.text_content().startswith(message)
+    assert page.locator(".compare-view").is_hidden()
+    assert page.locator("svg.heatmap, table.diff-table, img").count() == 0
+    assert page.is_visible("form.compare-pick")
+    # picking a valid pair recovers
+    page.select_option("form.compare-pick select[data-role='a']", "joint-mtl")
+    page.select_option("form.compare-pick select[data-role='b']", "small-base")
+    assert shown.is_hidden() and page.locator("table.diff-table").count() == 1
+
+
+def test_compare_page_without_javascript(page_no_js: Page, site: Path) -> None:
+    page_no_js.goto(url(site, "shapes-v1/compare.html?a=joint-mtl&b=seq-lora"))
+    assert "JavaScript, which is off" in page_no_js.inner_text("main")
+    links = page_no_js.eval_on_selector_all(
+        "main ul.compare-links a", "(els) => els.map((e) => e.getAttribute('href'))"
+    )
+    assert links == [f"../shapes-v1/{name}.html" for name in SHAPES]
+    assert not page_no_js.is_visible("form.compare-pick")
+    assert not page_no_js.is_visible(".compare-view")
 
 
 PHONE_PAGES = [
     "index.html",
     "shapes-v1/seq-lora.html",
-    "shapes-v1/compare/joint-mtl/seq-lora.html",
+    "shapes-v1/compare.html?a=joint-mtl&b=seq-lora",
+    f"{slug(PAYLOAD_SUITE)}-v1/compare.html?a=payload-entry&b=payload-two",
     "shapes-v1/reported/paper-table.html",
     "shapes-v1/tasks/count.html",
     "routing-v1/probe-one.html",

@@ -12,7 +12,9 @@ host::
     index.html                      one table per suite (and suite version)
     <suite>-v<N>/<entry>.html       an entry: heatmap, curves, probes, provenance
     <suite>-v<N>/tasks/<task>.html  every entry's accuracy on one task, step by step
-    <suite>-v<N>/compare/<a>/<b>.html  two entries: both matrices, b - a, both curves per task
+    <suite>-v<N>/compare.html       two entries, ?a=<entry>&b=<entry>: both matrices, b - a,
+                                    both curves per task (site.js draws them from the page's
+                                    data: each entry's matrix and pre-rendered heatmap, once)
     <suite>-v<N>/reported/<entry>.html  a reported-only entry (a paper's numbers, never ranked)
     <suite>-v<N>.csv                the suite's table (pandas)
     leaderboard.json                every entry: submission, results, rank group
@@ -33,7 +35,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,7 @@ from benchmark.paths import installed_data_dir, repo_root
 from benchmark.site.charts import caption_note, cell_reason, heatmap, line_chart, scatter
 from benchmark.site.entries import (
     DASH,
+    MINUS,
     RANK_RULE,
     SITE_MARKER,
     Entry,
@@ -302,8 +305,14 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
                 paper_diff=matrix_difference(entry),
                 peers=[e for e in section.entries if e is not entry],
             )
-        for a, b in section.pairs:
-            render_compare(pages, section, a, b)
+        if len(section.entries) > 1:
+            pages.write(
+                "compare.html",
+                section.compare_page,
+                section=section,
+                heatmaps=[heatmap(e) for e in section.entries],
+                data=compare_data(section),
+            )
         for task in section.tasks:
             having = [e for e in section.entries if task in e.columns]
             steps = max(len(e.results.tasks) for e in having)
@@ -341,49 +350,32 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
     (out / SITE_MARKER).write_text("built by mllmcl-bench site; safe to delete\n", encoding="utf-8")
 
 
-def compare_matrices(a: Entry, b: Entry) -> tuple[list[str], list[list[float | None]]] | None:
-    """b − a per (step, task) over the columns both have, for equally many steps."""
-    if len(a.results.matrix) != len(b.results.matrix):
-        return None
-    columns = [c for c in a.columns if c in b.columns]
-    diff = []
-    for row_a, row_b in zip(a.results.matrix, b.results.matrix, strict=True):
-        values = []
-        for task in columns:
-            x, y = row_a[a.columns.index(task)], row_b[b.columns.index(task)]
-            values.append(None if x is None or y is None else y - x)
-        diff.append(values)
-    return columns, diff
-
-
-def render_compare(pages: SitePages, section: Section, a: Entry, b: Entry) -> None:
-    """Two entries of one section: both matrices, b − a, and both curves per task."""
-    columns = [c for c in a.columns if c in b.columns]
-    steps = max(len(a.results.tasks), len(b.results.tasks))
-    charts = []
-    for task in columns:
-        lines = [
-            (
-                e.submission.method if a.submission.method != b.submission.method else e.name,
-                [row[e.columns.index(task)] for row in e.results.matrix],
-                "",
-            )
-            for e in (a, b)
-        ]
-        charts.append(
-            (task, line_chart(lines, title=f"Accuracy on {task} across steps", steps=steps))
-        )
-    pages.write(
-        "compare.html",
-        section.compare_page(a, b),
-        section=section,
-        a=a,
-        b=b,
-        heat_a=heatmap(a),
-        heat_b=heatmap(b),
-        difference=compare_matrices(a, b),
-        charts=charts,
-    )
+def compare_data(section: Section) -> dict[str, Any]:
+    """What site.js needs to draw any two of the section's entries on its compare page, each
+    entry once: its matrix with every cell already formatted, its legend labels, and per step
+    count a line chart's frame (size, ticks, series colours) as :func:`line_chart` lays it out;
+    the heatmaps and summary cells come pre-rendered in the page."""
+    step_counts = sorted({len(e.results.tasks) for e in section.entries})
+    frames = {
+        str(steps): asdict(line_chart([("", [], ""), ("", [], "")], title="", steps=steps))
+        for steps in step_counts
+    }
+    entries = {
+        e.name: {
+            "method": e.submission.method,
+            "base": base_key(e),
+            "steps": len(e.results.tasks),
+            "columns": e.columns,
+            "matrix": e.results.matrix,
+            "text": [[fmt_number(v) for v in row] for row in e.results.matrix],
+            "legend": {
+                "method": shorten(e.submission.method, 30),
+                "name": shorten(e.name, 30),
+            },
+        }
+        for e in section.entries
+    }
+    return {"dash": DASH, "minus": MINUS, "frames": frames, "entries": entries}
 
 
 def site_build(submissions_dir: Path, out_dir: Path) -> Path:

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 
@@ -185,16 +186,17 @@ class Section:
         found = {base_key(e): base_label(e) for e in [*self.entries, *self.reported]}
         return sorted(found.items())
 
-    def compare_page(self, a: Entry, b: Entry) -> str:
-        return f"{self.key}/compare/{a.name}/{b.name}.html"
+    @property
+    def compare_page(self) -> str:
+        """The section's one compare page; site.js draws the pair its query names."""
+        return f"{self.key}/compare.html"
+
+    def compare_link(self, a: Entry, b: Entry) -> str:
+        """The compare page showing ``b`` − ``a``."""
+        return f"{self.compare_page}?{urlencode({'a': a.name, 'b': b.name})}"
 
     def reported_page(self, entry: ReportedEntry) -> str:
         return f"{self.key}/reported/{entry.name}.html"
-
-    @property
-    def pairs(self) -> list[tuple[Entry, Entry]]:
-        """Every pair of ranked entries (in rank order), one compare page each."""
-        return [(a, b) for i, a in enumerate(self.entries) for b in self.entries[i + 1 :]]
 
     @property
     def has_joint(self) -> bool:
