@@ -37,11 +37,10 @@ from benchmark.suites.sources.common import (
     is_missing,
     iter_rows,
     join_suffix,
-    open_regular,
     raw_root,
+    read_json,
     scalar_meta,
     task_options,
-    upstream_id,
 )
 from benchmark.suites.sources.ucit import FIELDS, ImageFolder, candidates  # same record fields
 
@@ -57,11 +56,7 @@ def _annotation(raw_dir: Path, spec: TaskRequest, config: Any) -> tuple[str, dic
     files = config["files"] if isinstance(config["files"], list) else [config["files"]]
     rel = find_file(raw_dir, files, f"the {spec.task} answer annotations")
     where = rel.as_posix()
-    try:
-        with open_regular(raw_dir / rel, where) as handle:
-            data = json.loads(handle.read().decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise SourceError(f"{where}: not a readable JSON file ({exc})") from None
+    data = read_json(raw_dir / rel, where)
     root, key, field = config.get("root"), config.get("key", "question_id"), config["answers"]
     rows = data.get(root) if root and isinstance(data, dict) else data
     if not isinstance(rows, list):
@@ -124,9 +119,7 @@ def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
     )
     unique = UniqueIds()
     for index, row in enumerate(iter_rows(raw_dir / rel, where)):
-        uid, duplicate = unique(
-            upstream_id(fields.get(row, "id", where, index), where, index), index
-        )
+        uid, duplicate = unique.of_row(fields, row, where, index)
         question = fields.get(row, "question", where, index)
         if not isinstance(question, str) or not question.replace("<image>", "").strip():
             raise SourceError(f"{where}: record {index}: the question ('text') is empty")

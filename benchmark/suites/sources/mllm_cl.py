@@ -44,16 +44,15 @@ from benchmark.suites.sources.common import (
     UniqueIds,
     answers_of,
     find_file,
-    find_files,
     is_missing,
     iter_rows,
     join_suffix,
     per_split,
     raw_root,
+    require_files,
     safe_relpath,
     scalar_meta,
     task_options,
-    upstream_id,
 )
 
 VERIFIED = False  # layout from the authors' READMEs; not checked against the hub files
@@ -160,9 +159,7 @@ def load_annotation(raw_dir: Path, spec: TaskRequest, config: Any) -> Annotation
     )
     key = str(config.get("key", "id"))
     patterns = config["files"] if isinstance(config["files"], list) else [config["files"]]
-    paths = sorted({p for pattern in patterns for p in find_files(raw_dir, pattern)})
-    if not paths:
-        find_file(raw_dir, patterns, f"the {spec.task} annotation file")  # raises, naming it
+    paths = require_files(raw_dir, patterns, f"the {spec.task} annotation file")
     where = ", ".join(p.as_posix() for p in paths)
     columns = [key, *{n for names in fields.names.values() for n in names}, *CHOICE_LETTERS]
     rows: dict[str, dict[str, Any]] = {}
@@ -312,9 +309,7 @@ def _conversation_items(
 ) -> Iterator[Item]:
     unique = UniqueIds()
     for index, row in enumerate(rows):
-        base, duplicate = unique(
-            upstream_id(fields.get(row, "id", ctx.where, index), ctx.where, index), index
-        )
+        base, duplicate = unique.of_row(fields, row, ctx.where, index)
         names = _image_names(fields.opt(row, "image"), ctx.where, index)
         placed = [images.place(name, ctx.where, index) for name in names]
         meta = scalar_meta(row, fields.used(row)) | ({"duplicate_id": True} if duplicate else {})
@@ -341,9 +336,7 @@ def _qa_items(
 ) -> Iterator[Item]:
     unique = UniqueIds()
     for index, row in enumerate(rows):
-        uid, duplicate = unique(
-            upstream_id(fields.get(row, "id", ctx.where, index), ctx.where, index), index
-        )
+        uid, duplicate = unique.of_row(fields, row, ctx.where, index)
         names = _image_names(fields.get(row, "image", ctx.where, index), ctx.where, index)
         question = fields.get(row, "question", ctx.where, index)
         if not isinstance(question, str) or not question.strip():

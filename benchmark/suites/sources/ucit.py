@@ -25,7 +25,6 @@ file name, so a reordered file is caught too.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Iterator, Mapping
@@ -44,13 +43,12 @@ from benchmark.suites.sources.common import (
     is_missing,
     iter_rows,
     join_suffix,
-    open_regular,
     per_split,
     raw_root,
+    read_json,
     safe_relpath,
     scalar_meta,
     task_options,
-    upstream_id,
 )
 
 VERIFIED = False  # layout from the authors' code and READMEs; not checked against the hub
@@ -95,11 +93,7 @@ class ImageFolder:
 def _references(raw_dir: Path, rel: PurePosixPath) -> tuple[dict[int, list[str]], dict[int, str]]:
     """COCO captions: image_id → captions, and image_id → file_name where images[] names one."""
     where = rel.as_posix()
-    try:
-        with open_regular(raw_dir / rel, where) as handle:
-            coco = json.loads(handle.read().decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise SourceError(f"{where}: not a readable JSON file ({exc})") from None
+    coco = read_json(raw_dir / rel, where)
     if not isinstance(coco, dict) or not isinstance(coco.get("annotations"), list):
         found = ", ".join(repr(k) for k in coco) if isinstance(coco, dict) else type(coco).__name__
         raise SourceError(
@@ -174,9 +168,7 @@ def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
         _check_references(captions, names, len(rows), ref_where, where)
     unique = UniqueIds()
     for index, row in enumerate(rows):
-        uid, duplicate = unique(
-            upstream_id(fields.get(row, "id", where, index), where, index), index
-        )
+        uid, duplicate = unique.of_row(fields, row, where, index)
         image_value = fields.get(row, "image", where, index)
         question = fields.get(row, "question", where, index)
         if not isinstance(question, str) or not question.strip():
