@@ -29,20 +29,16 @@ from benchmark.errors import SourceError, SuiteError
 from benchmark.suites.records import CHOICE_LETTERS, Record
 from benchmark.suites.sources import SourceRequest, TaskRequest
 from benchmark.suites.sources.common import (
-    Fields,
-    Images,
     UniqueIds,
     answers_of,
     find_file,
     is_missing,
     iter_rows,
     join_suffix,
-    raw_root,
     read_json,
     scalar_meta,
-    task_options,
 )
-from benchmark.suites.sources.ucit import FIELDS, ImageFolder, candidates  # same record fields
+from benchmark.suites.sources.ucit import task_file  # UCIT's layout and record fields
 
 VERIFIED = False  # layout from the authors' code and README; not checked against the hub
 
@@ -103,17 +99,10 @@ def _gold(
 
 def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
     """The records of one CoIN task and split."""
-    spec = request.tasks[task]
-    options = task_options(request, task)
-    raw_dir = raw_root(request, "coin")
-    fields = Fields.of_task(spec, FIELDS)
-    rel = find_file(
-        raw_dir, candidates(spec, options, "files", split), f"the {task} {split} records"
+    spec, options, raw_dir, fields, rel, images = task_file(
+        request, task, split, "coin", DEFAULT_IMAGE_ROOTS
     )
     where = rel.as_posix()
-    roots = [str(r).strip("/") for r in options.get("image_roots", DEFAULT_IMAGE_ROOTS)]
-    verify = bool(options.get("verify_images", True))
-    images = ImageFolder(raw_dir, Images(raw_dir, request.out_dir, verify=verify), roots)
     annotation = (
         _annotation(raw_dir, spec, options["annotation"]) if options.get("annotation") else None
     )
