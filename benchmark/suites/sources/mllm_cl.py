@@ -211,15 +211,25 @@ def _ocr(item: Item, ctx: Context) -> None:
         item.scorer = "ocrbench_hme"
 
 
-def _math(item: Item, ctx: Context) -> None:
-    """MathVista testmini: answer, choices (multiple choice), answer type and precision."""
+def _annotation_gold(item: Item, ctx: Context) -> tuple[Annotation, dict[str, Any], str] | None:
+    """The task's prompt suffix, then, for a qa item with an annotation file, the gold
+    answer from it: (the annotation, the item's row, where it is for messages); else None."""
     item.suffix = ctx.spec.prompt_suffix
     if ctx.conversational or ctx.annotation is None:
-        return
+        return None
     ann = ctx.annotation
     row = ann.lookup(item, ctx)
     where = f"{ann.where} (id {item.upstream_id})"
     item.answers = answers_of(ann.fields.get(row, "answer", where, item.index), where, 0)
+    return ann, row, where
+
+
+def _math(item: Item, ctx: Context) -> None:
+    """MathVista testmini: answer, choices (multiple choice), answer type and precision."""
+    found = _annotation_gold(item, ctx)
+    if found is None:
+        return
+    ann, row, where = found
     qtype = ann.fields.opt(row, "question_type", "")
     choices = ann.fields.opt(row, "choices")
     if qtype == "multi_choice":
@@ -234,13 +244,10 @@ def _math(item: Item, ctx: Context) -> None:
 
 def _gui(item: Item, ctx: Context) -> None:
     """MMT-Bench: the option columns A, B, … and the gold letter."""
-    item.suffix = ctx.spec.prompt_suffix
-    if ctx.conversational or ctx.annotation is None:
+    found = _annotation_gold(item, ctx)
+    if found is None:
         return
-    ann = ctx.annotation
-    row = ann.lookup(item, ctx)
-    where = f"{ann.where} (id {item.upstream_id})"
-    item.answers = answers_of(ann.fields.get(row, "answer", where, item.index), where, 0)
+    _, row, where = found
     choices = []
     for letter in CHOICE_LETTERS:
         if is_missing(row.get(letter)):
