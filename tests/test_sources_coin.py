@@ -9,11 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from mirrors import COIN_TEXT, coin_mirror, prepared
+from mirrors import COIN_TEXT, assert_broken_mirror_fails, coin_mirror, prepared
 from tinyworld import short_answer_suite, write_submission
 
 from benchmark.entry.results import load_results
-from benchmark.errors import SourceError
 from benchmark.evaluation.run import evaluate_entry
 from benchmark.scoring import score
 from benchmark.suites.prepare import prepare_suite, records_path
@@ -111,11 +110,7 @@ def test_grounding_reads_the_whole_box() -> None:
 def test_wrong_layouts_name_the_file_and_field(
     home: Path, tmp_path: Path, break_it, message: str
 ) -> None:
-    mirror = tmp_path / "mirror"
-    coin_mirror(mirror)
-    break_it(mirror)
-    with pytest.raises(SourceError, match=message):
-        prepare_suite(load_suite("coin"), from_dir=mirror)
+    assert_broken_mirror_fails("coin", coin_mirror, tmp_path / "mirror", break_it, message)
 
 
 def _drop(path: Path, field: str) -> None:
