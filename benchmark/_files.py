@@ -1,10 +1,13 @@
-"""Helpers every stage shares: atomic writes, file hashes, the strict schema base, and
-pydantic error locations as one-line paths."""
+"""Helpers every stage shares: atomic writes (files and whole folders), file hashes, the
+strict schema base, and pydantic error locations as one-line paths."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +53,26 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".partial")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def replacing_dir(target: Path) -> Iterator[Path]:
+    """A new, empty sibling folder of ``target`` (``.<name>.partial-<pid>``) to build in.
+
+    When the block ends it takes ``target``'s place (an old ``target`` is moved aside first
+    and deleted last), so readers never see half a folder; when the block raises, it is
+    deleted and ``target`` stays as it was.
+    """
+    work = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        yield work
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(work, target)
+    shutil.rmtree(old, ignore_errors=True)

@@ -13,6 +13,7 @@ import json
 import shutil
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -477,6 +478,27 @@ def prepared(home: Path, suite: str) -> Expected:
             table[record.uid.removeprefix(prefix)] = (record.answers, record.scorer)
         found.setdefault(task, {})[split] = table
     return found
+
+
+def assert_broken_mirror_fails(
+    suite: str,
+    build: Callable[[Path], Any],
+    mirror: Path,
+    break_it: Callable[[Path], Any],
+    message: str,
+) -> None:
+    """A mirror written by ``build`` and then broken by ``break_it`` stops the suite's prepare
+    with a SourceError matching ``message``."""
+    import pytest
+
+    from benchmark.errors import SourceError
+    from benchmark.suites.prepare import prepare_suite
+    from benchmark.suites.registry import load_suite
+
+    build(mirror)
+    break_it(mirror)
+    with pytest.raises(SourceError, match=message):
+        prepare_suite(load_suite(suite), from_dir=mirror)
 
 
 def assert_golds_score(home: Path, suite: str) -> int:

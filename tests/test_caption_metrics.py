@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from mirrors import ucit_mirror
-from tinyworld import short_answer_suite, write_submission
+from tinyworld import tiny_entry_on_mirror, write_submission
 
 from benchmark.entry.results import load_results
 from benchmark.errors import BenchmarkError
@@ -25,8 +25,6 @@ from benchmark.scoring.caption import (
     caption_cell,
     caption_cells,
 )
-from benchmark.suites.prepare import prepare_suite
-from benchmark.suites.registry import load_suite
 
 REFERENCES = [
     ["A dog runs on the grass.", "a brown dog running"],
@@ -108,16 +106,7 @@ def tiny_ucit_entry(
 ) -> tuple[Path, list[str]]:
     """``ucit`` prepared from a test mirror, and a tiny-model entry on it (six steps from the
     world's three adapters); the entry folder and the task order."""
-    ucit_mirror(tmp_path / "mirror")
-    short_answer_suite("ucit", tmp_path / "tasks", monkeypatch)
-    suite = load_suite("ucit")
-    prepare_suite(suite, from_dir=tmp_path / "mirror")
-    entry = tmp_path / "entry"
-    entry.mkdir()
-    shutil.copytree(world["base"], entry / "model")
-    tasks = suite.order()
-    for i in range(1, len(tasks) + 1):
-        shutil.copytree(world["adapters"][(i - 1) % 3], entry / f"step-{i}")
+    entry, tasks = tiny_entry_on_mirror("ucit", ucit_mirror, world, tmp_path, monkeypatch)
     write_submission(entry, "ucit", tasks, name="tiny-ucit")
     return entry, tasks
 

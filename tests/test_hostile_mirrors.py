@@ -437,7 +437,7 @@ def test_an_archive_that_would_fill_the_disk_is_refused(
 ) -> None:
     archive = tmp_path / "big.tar"
     _tar(archive, [("images/a.bin", "file", bytes(64 << 10))])
-    monkeypatch.setattr(hub.shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(free=1000))
     with pytest.raises(SourceError, match=r"more than the 1000 bytes free"):
         hub.extract(archive, "3" * 64, tmp_path / "cache")
     assert list((tmp_path / "cache").iterdir()) == []

@@ -9,11 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from mirrors import COIN_TEXT, coin_mirror, prepared
-from tinyworld import short_answer_suite, write_submission
+from mirrors import COIN_TEXT, assert_broken_mirror_fails, coin_mirror, prepared
+from tinyworld import tiny_entry_on_mirror, write_submission
 
 from benchmark.entry.results import load_results
-from benchmark.errors import SourceError
 from benchmark.evaluation.run import evaluate_entry
 from benchmark.scoring import score
 from benchmark.suites.prepare import prepare_suite, records_path
@@ -111,11 +110,7 @@ def test_grounding_reads_the_whole_box() -> None:
 def test_wrong_layouts_name_the_file_and_field(
     home: Path, tmp_path: Path, break_it, message: str
 ) -> None:
-    mirror = tmp_path / "mirror"
-    coin_mirror(mirror)
-    break_it(mirror)
-    with pytest.raises(SourceError, match=message):
-        prepare_suite(load_suite("coin"), from_dir=mirror)
+    assert_broken_mirror_fails("coin", coin_mirror, tmp_path / "mirror", break_it, message)
 
 
 def _drop(path: Path, field: str) -> None:
@@ -127,15 +122,8 @@ def _drop(path: Path, field: str) -> None:
 def test_tiny_model_entry_on_coin(
     home: Path, world: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    coin_mirror(tmp_path / "mirror")
-    short_answer_suite("coin", tmp_path / "tasks", monkeypatch)
-    suite = load_suite("coin")
-    prepare_suite(suite, from_dir=tmp_path / "mirror")
-    entry = tmp_path / "entry"
-    entry.mkdir()
-    shutil.copytree(world["base"], entry / "model")
-    for i in range(1, len(ORDER) + 1):  # eight steps from the three adapters
-        shutil.copytree(world["adapters"][(i - 1) % 3], entry / f"step-{i}")
+    entry, tasks = tiny_entry_on_mirror("coin", coin_mirror, world, tmp_path, monkeypatch)
+    assert tasks == ORDER  # eight steps from the three adapters
     # a LLaVA-1.5 base by name: results.json records the tasks it was trained on
     write_submission(
         entry,

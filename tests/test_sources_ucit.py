@@ -8,7 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
-from mirrors import UCIT_CAPTION_PROMPT, UCIT_QA, prepared, ucit_coco, ucit_mirror
+from mirrors import (
+    UCIT_CAPTION_PROMPT,
+    UCIT_QA,
+    assert_broken_mirror_fails,
+    prepared,
+    ucit_coco,
+    ucit_mirror,
+)
 
 from benchmark.errors import SourceError
 from benchmark.suites.console import show_text
@@ -134,11 +141,7 @@ def test_captions_in_another_order_are_refused(home: Path, tmp_path: Path) -> No
 def test_wrong_layouts_name_the_file_and_field(
     home: Path, tmp_path: Path, break_it, message: str
 ) -> None:
-    mirror = tmp_path / "mirror"
-    ucit_mirror(mirror)
-    break_it(mirror)
-    with pytest.raises(SourceError, match=message):
-        prepare_suite(load_suite("ucit"), from_dir=mirror)
+    assert_broken_mirror_fails("ucit", ucit_mirror, tmp_path / "mirror", break_it, message)
 
 
 def _rename_field(path: Path, old: str, new: str) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -130,3 +132,30 @@ def short_answer_suite(suite_id: str, folder: Path, monkeypatch: pytest.MonkeyPa
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{suite_id}.yaml").write_text(yaml.safe_dump(shipped, sort_keys=False))
     monkeypatch.setenv(TASKS_ENV, str(folder))
+
+
+def tiny_entry_on_mirror(
+    suite_id: str,
+    build_mirror: Callable[[Path], Any],
+    world: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Path, list[str]]:
+    """``suite_id`` prepared from the test mirror ``build_mirror`` writes (answers cut short,
+    see ``short_answer_suite``), and a tiny-model entry folder on it: the world's base as
+    ``model``, one step a task from its three adapters in turn, no submission.yaml yet.
+    Returns the entry folder and the suite's task order."""
+    from benchmark.suites.prepare import prepare_suite
+    from benchmark.suites.registry import load_suite
+
+    build_mirror(tmp_path / "mirror")
+    short_answer_suite(suite_id, tmp_path / "tasks", monkeypatch)
+    suite = load_suite(suite_id)
+    prepare_suite(suite, from_dir=tmp_path / "mirror")
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    shutil.copytree(world["base"], entry / "model")
+    tasks = suite.order()
+    for i in range(1, len(tasks) + 1):
+        shutil.copytree(world["adapters"][(i - 1) % 3], entry / f"step-{i}")
+    return entry, tasks

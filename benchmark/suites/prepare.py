@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import statistics
 import sys
 from collections import Counter
@@ -19,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import __version__
-from benchmark._files import write_text_atomic
+from benchmark._files import replacing_dir, write_text_atomic
 from benchmark.errors import BenchmarkError, SourceError, SuiteError
 from benchmark.paths import suite_data_dir
 from benchmark.scoring import KNOWN_SCORERS
@@ -153,18 +151,13 @@ def prepare_suite(
     if from_dir is not None or hub.has_upstream(suite.source):
         raw_dir, raw_files = hub.materialise(suite.source, from_dir=from_dir, home=home)
         upstream = hub.upstream(raw_dir)
-    target = suite_data_dir(suite.id, home)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = target.with_name(f".{suite.id}.partial-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    request = _request(suite, work, raw_dir)
-    counts: dict[str, dict[str, int]] = {}
-    record_hashes: dict[str, dict[str, str]] = {}
-    task_hashes: dict[str, str] = {}
-    task_files: dict[str, dict[str, str | None]] = {}
-    stats: dict[str, dict[str, Any]] = {}
-    try:
+    with replacing_dir(suite_data_dir(suite.id, home)) as work:
+        request = _request(suite, work, raw_dir)
+        counts: dict[str, dict[str, int]] = {}
+        record_hashes: dict[str, dict[str, str]] = {}
+        task_hashes: dict[str, str] = {}
+        task_files: dict[str, dict[str, str | None]] = {}
+        stats: dict[str, dict[str, Any]] = {}
         for task in suite.tasks:
             for split in task.splits:
                 path = work / task.id / f"{split}.parquet"
@@ -213,14 +206,6 @@ def prepare_suite(
         }
         write_text_atomic(work / "manifest.json", json.dumps(manifest, indent=2) + "\n")
         write_text_atomic(work / "stats.json", json.dumps(stats, indent=2) + "\n")
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    old = target.with_name(f".{suite.id}.old-{os.getpid()}")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(work, target)
-    shutil.rmtree(old, ignore_errors=True)
     return manifest
 
 

@@ -29,21 +29,16 @@ from benchmark.errors import SourceError, SuiteError
 from benchmark.suites.records import CHOICE_LETTERS, Record
 from benchmark.suites.sources import SourceRequest, TaskRequest
 from benchmark.suites.sources.common import (
-    Fields,
-    Images,
     UniqueIds,
     answers_of,
     find_file,
     is_missing,
     iter_rows,
     join_suffix,
-    open_regular,
-    raw_root,
+    read_json,
     scalar_meta,
-    task_options,
-    upstream_id,
 )
-from benchmark.suites.sources.ucit import FIELDS, ImageFolder, candidates  # same record fields
+from benchmark.suites.sources.ucit import task_file  # UCIT's layout and record fields
 
 VERIFIED = False  # layout from the authors' code and README; not checked against the hub
 
@@ -57,11 +52,7 @@ def _annotation(raw_dir: Path, spec: TaskRequest, config: Any) -> tuple[str, dic
     files = config["files"] if isinstance(config["files"], list) else [config["files"]]
     rel = find_file(raw_dir, files, f"the {spec.task} answer annotations")
     where = rel.as_posix()
-    try:
-        with open_regular(raw_dir / rel, where) as handle:
-            data = json.loads(handle.read().decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise SourceError(f"{where}: not a readable JSON file ({exc})") from None
+    data = read_json(raw_dir / rel, where)
     root, key, field = config.get("root"), config.get("key", "question_id"), config["answers"]
     rows = data.get(root) if root and isinstance(data, dict) else data
     if not isinstance(rows, list):
@@ -108,25 +99,16 @@ def _gold(
 
 def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
     """The records of one CoIN task and split."""
-    spec = request.tasks[task]
-    options = task_options(request, task)
-    raw_dir = raw_root(request, "coin")
-    fields = Fields.of_task(spec, FIELDS)
-    rel = find_file(
-        raw_dir, candidates(spec, options, "files", split), f"the {task} {split} records"
+    spec, options, raw_dir, fields, rel, images = task_file(
+        request, task, split, "coin", DEFAULT_IMAGE_ROOTS
     )
     where = rel.as_posix()
-    roots = [str(r).strip("/") for r in options.get("image_roots", DEFAULT_IMAGE_ROOTS)]
-    verify = bool(options.get("verify_images", True))
-    images = ImageFolder(raw_dir, Images(raw_dir, request.out_dir, verify=verify), roots)
     annotation = (
         _annotation(raw_dir, spec, options["annotation"]) if options.get("annotation") else None
     )
     unique = UniqueIds()
     for index, row in enumerate(iter_rows(raw_dir / rel, where)):
-        uid, duplicate = unique(
-            upstream_id(fields.get(row, "id", where, index), where, index), index
-        )
+        uid, duplicate = unique.of_row(fields, row, where, index)
         question = fields.get(row, "question", where, index)
         if not isinstance(question, str) or not question.replace("<image>", "").strip():
             raise SourceError(f"{where}: record {index}: the question ('text') is empty")

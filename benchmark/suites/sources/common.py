@@ -186,6 +186,15 @@ def iter_json(path: Path, where: str) -> Iterator[Any]:
         raise SourceError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+def read_json(path: Path, where: str) -> Any:
+    """A whole JSON file read at once (an annotation or caption file, not a record stream)."""
+    try:
+        with open_regular(path, where) as handle:
+            return json.loads(handle.read().decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise SourceError(f"{where}: not a readable JSON file ({exc})") from None
+
+
 def _iter_parquet(path: Path, where: str, columns: Sequence[str] | None) -> Iterator[dict]:
     try:
         with open_regular(path, where) as handle:
@@ -344,6 +353,12 @@ class UniqueIds:
         self.seen.add(uid)
         return uid, duplicate
 
+    def of_row(
+        self, fields: Fields, row: Mapping[str, Any], where: str, index: int
+    ) -> tuple[str, bool]:
+        """The record's ``id`` field (required, not empty), made unique."""
+        return self(upstream_id(fields.get(row, "id", where, index), where, index), index)
+
 
 def join_suffix(question: str, suffix: str, sep: str = " ") -> str:
     """The question followed by a prompt suffix (nothing when the suffix is empty)."""
@@ -395,6 +410,15 @@ def find_file(raw_dir: Path, candidates: Sequence[str], what: str) -> PurePosixP
     raise SourceError(
         f"{first}: not found; expected {what} there{also}; {_listing(raw_dir, first)}"
     )
+
+
+def require_files(raw_dir: Path, patterns: Sequence[str], what: str) -> list[PurePosixPath]:
+    """Every file matching one of the paths or globs, sorted; none at all is ``find_file``'s
+    SourceError (the first pattern, ``what`` was expected there, what the folder holds)."""
+    found = sorted({path for pattern in patterns for path in find_files(raw_dir, pattern)})
+    if not found:
+        find_file(raw_dir, patterns, what)  # raises, naming it
+    return found
 
 
 def find_files(raw_dir: Path, pattern: str) -> list[PurePosixPath]:

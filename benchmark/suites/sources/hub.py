@@ -41,7 +41,6 @@ import filecmp
 import hashlib
 import json
 import os
-import shutil
 import stat
 import sys
 import warnings
@@ -52,7 +51,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from benchmark._files import sha256_file
+from benchmark._files import replacing_dir, sha256_file
 from benchmark.errors import SourceError, SuiteError
 from benchmark.paths import data_home
 from benchmark.suites.sources.archives import (  # noqa: F401 - tests use them via hub
@@ -589,20 +588,9 @@ def materialise(
     hashes = _hash_all(fetched, _HashMemo(home))
     _check_pins(fetched, hashes)
     view = _view_dir(fetched, home)
-    tmp = view.with_name(f".{view.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with replacing_dir(view) as tmp:
         _build_view(tmp, fetched, hashes, home)
         (tmp / UPSTREAM_FILE).write_text(json.dumps(_describe(fetched, hashes), indent=2) + "\n")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = view.with_name(f".{view.name}.old-{os.getpid()}")
-    if view.exists():
-        os.replace(view, old)
-    os.replace(tmp, view)
-    shutil.rmtree(old, ignore_errors=True)
     return view, hashes
 
 

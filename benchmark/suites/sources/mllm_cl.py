@@ -44,16 +44,15 @@ from benchmark.suites.sources.common import (
     UniqueIds,
     answers_of,
     find_file,
-    find_files,
     is_missing,
     iter_rows,
     join_suffix,
     per_split,
     raw_root,
+    require_files,
     safe_relpath,
     scalar_meta,
     task_options,
-    upstream_id,
 )
 
 VERIFIED = False  # layout from the authors' READMEs; not checked against the hub files
@@ -160,9 +159,7 @@ def load_annotation(raw_dir: Path, spec: TaskRequest, config: Any) -> Annotation
     )
     key = str(config.get("key", "id"))
     patterns = config["files"] if isinstance(config["files"], list) else [config["files"]]
-    paths = sorted({p for pattern in patterns for p in find_files(raw_dir, pattern)})
-    if not paths:
-        find_file(raw_dir, patterns, f"the {spec.task} annotation file")  # raises, naming it
+    paths = require_files(raw_dir, patterns, f"the {spec.task} annotation file")
     where = ", ".join(p.as_posix() for p in paths)
     columns = [key, *{n for names in fields.names.values() for n in names}, *CHOICE_LETTERS]
     rows: dict[str, dict[str, Any]] = {}
@@ -214,15 +211,25 @@ def _ocr(item: Item, ctx: Context) -> None:
         item.scorer = "ocrbench_hme"
 
 
-def _math(item: Item, ctx: Context) -> None:
-    """MathVista testmini: answer, choices (multiple choice), answer type and precision."""
+def _annotation_gold(item: Item, ctx: Context) -> tuple[Annotation, dict[str, Any], str] | None:
+    """The task's prompt suffix, then, for a qa item with an annotation file, the gold
+    answer from it: (the annotation, the item's row, where it is for messages); else None."""
     item.suffix = ctx.spec.prompt_suffix
     if ctx.conversational or ctx.annotation is None:
-        return
+        return None
     ann = ctx.annotation
     row = ann.lookup(item, ctx)
     where = f"{ann.where} (id {item.upstream_id})"
     item.answers = answers_of(ann.fields.get(row, "answer", where, item.index), where, 0)
+    return ann, row, where
+
+
+def _math(item: Item, ctx: Context) -> None:
+    """MathVista testmini: answer, choices (multiple choice), answer type and precision."""
+    found = _annotation_gold(item, ctx)
+    if found is None:
+        return
+    ann, row, where = found
     qtype = ann.fields.opt(row, "question_type", "")
     choices = ann.fields.opt(row, "choices")
     if qtype == "multi_choice":
@@ -237,13 +244,10 @@ def _math(item: Item, ctx: Context) -> None:
 
 def _gui(item: Item, ctx: Context) -> None:
     """MMT-Bench: the option columns A, B, … and the gold letter."""
-    item.suffix = ctx.spec.prompt_suffix
-    if ctx.conversational or ctx.annotation is None:
+    found = _annotation_gold(item, ctx)
+    if found is None:
         return
-    ann = ctx.annotation
-    row = ann.lookup(item, ctx)
-    where = f"{ann.where} (id {item.upstream_id})"
-    item.answers = answers_of(ann.fields.get(row, "answer", where, item.index), where, 0)
+    _, row, where = found
     choices = []
     for letter in CHOICE_LETTERS:
         if is_missing(row.get(letter)):
@@ -312,9 +316,7 @@ def _conversation_items(
 ) -> Iterator[Item]:
     unique = UniqueIds()
     for index, row in enumerate(rows):
-        base, duplicate = unique(
-            upstream_id(fields.get(row, "id", ctx.where, index), ctx.where, index), index
-        )
+        base, duplicate = unique.of_row(fields, row, ctx.where, index)
         names = _image_names(fields.opt(row, "image"), ctx.where, index)
         placed = [images.place(name, ctx.where, index) for name in names]
         meta = scalar_meta(row, fields.used(row)) | ({"duplicate_id": True} if duplicate else {})
@@ -341,9 +343,7 @@ def _qa_items(
 ) -> Iterator[Item]:
     unique = UniqueIds()
     for index, row in enumerate(rows):
-        uid, duplicate = unique(
-            upstream_id(fields.get(row, "id", ctx.where, index), ctx.where, index), index
-        )
+        uid, duplicate = unique.of_row(fields, row, ctx.where, index)
         names = _image_names(fields.get(row, "image", ctx.where, index), ctx.where, index)
         question = fields.get(row, "question", ctx.where, index)
         if not isinstance(question, str) or not question.strip():

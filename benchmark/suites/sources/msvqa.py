@@ -40,16 +40,14 @@ from benchmark.suites.sources.common import (
     Images,
     UniqueIds,
     answers_of,
-    find_file,
-    find_files,
     is_missing,
     iter_rows,
     join_suffix,
     per_split,
     raw_root,
+    require_files,
     scalar_meta,
     task_options,
-    upstream_id,
 )
 
 VERIFIED = False  # the layout is a definition of ours; the hub files were never read
@@ -80,10 +78,7 @@ def _files(
         pattern = str(pattern).format(**values)
     except (KeyError, IndexError) as exc:
         raise SuiteError(f"tasks.{spec.task}: file template {pattern!r} needs {exc}") from None
-    found = find_files(raw_dir, pattern)
-    if not found:
-        find_file(raw_dir, [pattern], f"the {spec.task} {split} records")  # raises, naming it
-    return found
+    return require_files(raw_dir, [pattern], f"the {spec.task} {split} records")
 
 
 def _selected(row: Mapping[str, Any], select: Mapping[str, Any]) -> bool:
@@ -137,9 +132,7 @@ def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
         for index, row in enumerate(iter_rows(raw_dir / rel, where)):
             if select and not _selected(row, select):
                 continue
-            uid, duplicate = unique(
-                upstream_id(fields.get(row, "id", where, index), where, index), index
-            )
+            uid, duplicate = unique.of_row(fields, row, where, index)
             kind = str(fields.opt(row, "type", "vqa")).lower()
             grounding = kind in grounding_types
             question = str(fields.get(row, "question", where, index)).strip()

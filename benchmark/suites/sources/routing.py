@@ -34,13 +34,12 @@ from benchmark.suites.sources.common import (
     Fields,
     Images,
     answers_of,
-    find_file,
-    find_files,
     is_missing,
     iter_rows,
     join_suffix,
     per_split,
     raw_root,
+    require_files,
     scalar_meta,
     task_options,
     upstream_id,
@@ -125,10 +124,7 @@ def _probe_files(
     raw_dir: Path, probe: Probe, options: Mapping[str, Any], task: str, split: str
 ) -> list[Any]:
     pattern = per_split(options.get("files"), split, probe.files)
-    found = find_files(raw_dir, pattern)
-    if not found:
-        find_file(raw_dir, [pattern], f"the {task} {split} Parquet files")  # raises
-    return found
+    return require_files(raw_dir, [pattern], f"the {task} {split} Parquet files")
 
 
 def _image(value: Any, images: Images, name: str, where: str, index: int) -> str:

@@ -9,6 +9,7 @@ gives identical images and records, and no network is needed.
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from PIL import Image, ImageDraw
 from benchmark.errors import SuiteError
 from benchmark.suites.records import CHOICE_LETTERS, Record, render_choices
 from benchmark.suites.sources import SourceRequest
+from benchmark.suites.sources.common import join_suffix
 
 VERIFIED = True  # generated here: there is no upstream layout to check
 
@@ -136,10 +138,6 @@ def _item(task: str, rng: random.Random, size: int) -> tuple[list[Shape], str]:
     raise SuiteError(f"shapes: unknown task {task!r}; known: {', '.join(QUESTIONS)}")
 
 
-def _join(question: str, suffix: str, sep: str) -> str:
-    return f"{question}{sep}{suffix}" if suffix else question
-
-
 def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
     """Generate the records (and write the images) of one task and split."""
     spec = request.tasks[task]
@@ -164,31 +162,31 @@ def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
         meta = {
             "shapes": [[s.kind, s.colour, round(s.cx, 2), round(s.cy, 2)] for s in shapes],
         }
+        make_record = functools.partial(
+            Record.make,
+            suite=request.suite,
+            task=task,
+            split=split,
+            upstream_id=f"{index:05d}",
+            images=[rel.as_posix()],
+        )
         if rng.random() < choice_fraction:
             # Every possible answer, always in the same order: the letter names the answer
             # as the word does, and a small model can learn both in a few hundred steps.
             options_list = list(ANSWER_SPACE[task_kind])
             letter = CHOICE_LETTERS[options_list.index(answer)]
-            yield Record.make(
-                suite=request.suite,
-                task=task,
-                split=split,
-                upstream_id=f"{index:05d}",
-                images=[rel.as_posix()],
-                question=_join(render_choices(question, options_list), spec.choice_suffix, "\n"),
+            yield make_record(
+                question=join_suffix(
+                    render_choices(question, options_list), spec.choice_suffix, "\n"
+                ),
                 choices=options_list,
                 answers=[letter],
                 scorer="multiple_choice",
                 meta={**meta, "format": "choice", "answer_text": answer},
             )
         else:
-            yield Record.make(
-                suite=request.suite,
-                task=task,
-                split=split,
-                upstream_id=f"{index:05d}",
-                images=[rel.as_posix()],
-                question=_join(question, spec.prompt_suffix, " "),
+            yield make_record(
+                question=join_suffix(question, spec.prompt_suffix),
                 answers=[answer],
                 scorer=spec.scorer,
                 meta={**meta, "format": "open"},

@@ -25,12 +25,11 @@ file name, so a reordered file is caught too.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from benchmark.errors import SourceError, SuiteError
 from benchmark.suites.records import Record
@@ -44,13 +43,12 @@ from benchmark.suites.sources.common import (
     is_missing,
     iter_rows,
     join_suffix,
-    open_regular,
     per_split,
     raw_root,
+    read_json,
     safe_relpath,
     scalar_meta,
     task_options,
-    upstream_id,
 )
 
 VERIFIED = False  # layout from the authors' code and READMEs; not checked against the hub
@@ -92,14 +90,40 @@ class ImageFolder:
         raise SourceError(f"{where}: record {index}: image {name!r} not found under {looked}")
 
 
+class TaskFile(NamedTuple):
+    """A task's records file in the authors' layout (UCIT's, which CoIN shares) and what
+    reading it takes: the task, its options and fields, and the image folders."""
+
+    spec: TaskRequest
+    options: dict[str, Any]
+    raw_dir: Path
+    fields: Fields
+    rel: PurePosixPath
+    images: ImageFolder
+
+
+def task_file(
+    request: SourceRequest, task: str, split: str, module: str, image_roots: Sequence[str]
+) -> TaskFile:
+    """Locate one task's records file for a split (options ``dirs``, ``files``); the images
+    are looked up under the options' ``image_roots`` (default ``image_roots``)."""
+    spec = request.tasks[task]
+    options = task_options(request, task)
+    raw_dir = raw_root(request, module)
+    fields = Fields.of_task(spec, FIELDS)
+    rel = find_file(
+        raw_dir, candidates(spec, options, "files", split), f"the {task} {split} records"
+    )
+    roots = [str(r).strip("/") for r in options.get("image_roots", image_roots)]
+    verify = bool(options.get("verify_images", True))
+    images = ImageFolder(raw_dir, Images(raw_dir, request.out_dir, verify=verify), roots)
+    return TaskFile(spec, options, raw_dir, fields, rel, images)
+
+
 def _references(raw_dir: Path, rel: PurePosixPath) -> tuple[dict[int, list[str]], dict[int, str]]:
     """COCO captions: image_id → captions, and image_id → file_name where images[] names one."""
     where = rel.as_posix()
-    try:
-        with open_regular(raw_dir / rel, where) as handle:
-            coco = json.loads(handle.read().decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise SourceError(f"{where}: not a readable JSON file ({exc})") from None
+    coco = read_json(raw_dir / rel, where)
     if not isinstance(coco, dict) or not isinstance(coco.get("annotations"), list):
         found = ", ".join(repr(k) for k in coco) if isinstance(coco, dict) else type(coco).__name__
         raise SourceError(
@@ -145,20 +169,10 @@ def _check_references(
 
 def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
     """The records of one UCIT task and split."""
-    spec = request.tasks[task]
-    options = task_options(request, task)
-    raw_dir = raw_root(request, "ucit")
-    fields = Fields.of_task(spec, FIELDS)
-    rel = find_file(
-        raw_dir, candidates(spec, options, "files", split), f"the {task} {split} records"
+    spec, options, raw_dir, fields, rel, images = task_file(
+        request, task, split, "ucit", DEFAULT_IMAGE_ROOTS
     )
     where = rel.as_posix()
-    roots = [str(r).strip("/") for r in options.get("image_roots", DEFAULT_IMAGE_ROOTS)]
-    images = ImageFolder(
-        raw_dir,
-        Images(raw_dir, request.out_dir, verify=bool(options.get("verify_images", True))),
-        roots,
-    )
     rows = list(iter_rows(raw_dir / rel, where))
     captions: dict[int, list[str]] | None = None
     names: dict[int, str] = {}
@@ -174,9 +188,7 @@ def records(request: SourceRequest, task: str, split: str) -> Iterator[Record]:
         _check_references(captions, names, len(rows), ref_where, where)
     unique = UniqueIds()
     for index, row in enumerate(rows):
-        uid, duplicate = unique(
-            upstream_id(fields.get(row, "id", where, index), where, index), index
-        )
+        uid, duplicate = unique.of_row(fields, row, where, index)
         image_value = fields.get(row, "image", where, index)
         question = fields.get(row, "question", where, index)
         if not isinstance(question, str) or not question.strip():
