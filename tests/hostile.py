@@ -845,7 +845,7 @@ CASES: list[Case] = [
         "claims-other-metric-definitions",
         results(lambda r: r.update(metric_definitions=METRIC_DEFINITIONS_VERSION + 1)),
         "results.json",
-        "metric_definitions differs",
+        f"metric definitions version {METRIC_DEFINITIONS_VERSION + 1}, newer than this harness's",
     ),
     Case(
         "nan-in-results",
