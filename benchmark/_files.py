@@ -1,5 +1,5 @@
 """Helpers every stage shares: atomic writes (files and whole folders), file hashes, the
-strict schema base, and pydantic error locations as one-line paths."""
+strict schema base, and pydantic errors as one line (the first error's path and message)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class StrictModel(BaseModel):
     """A schema that refuses unknown fields and is immutable once validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def first_error(exc: ValidationError, data: Any = None) -> str:
+    """A pydantic ValidationError as one line: ``field <path>: <message>``, and how many more
+    errors there are (``data``: the validated input, for :func:`format_loc`)."""
+    first = exc.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"field {format_loc(first['loc'], data)}: {message}{more}"
 
 
 def format_loc(loc: tuple[Any, ...], data: Any = None) -> str:

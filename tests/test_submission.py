@@ -299,3 +299,19 @@ def test_results_refuse_numbers_json_does_not_have(tmp_path: Path) -> None:
     path.write_text('{"schema": "mllmcl-bench/results/1", "schema": "other"}')
     with pytest.raises(SubmissionError, match="duplicate key 'schema'"):
         load_results(path)
+
+
+def test_a_results_json_with_several_errors_names_the_first_and_counts_the_rest(
+    tmp_path: Path,
+) -> None:
+    from benchmark.entry.results import load_results
+
+    committed = Path(__file__).parent.parent / "submissions/shapes/seq-lora-tiny/results.json"
+    data = json.loads(committed.read_text())
+    data["order"] = 7
+    data["matrix"] = "not a matrix"
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(SubmissionError) as info:
+        load_results(path)
+    assert re.fullmatch(rf"{re.escape(str(path))}: field order: .+ \(and 1 more\)", str(info.value))

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from benchmark._files import StrictModel, format_loc
+from benchmark._files import StrictModel, first_error
 from benchmark.entry.strict import loads_strict, non_finite, plain_text
 from benchmark.entry.submission import (
     MAX_COUNT,
@@ -228,6 +228,4 @@ def load_results(path: Path) -> Results:
     try:
         return Results.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        message = first["msg"].removeprefix("Value error, ")
-        raise SubmissionError(f"{path}: field {format_loc(first['loc'])}: {message}") from None
+        raise SubmissionError(f"{path}: {first_error(exc)}") from None

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from benchmark._files import StrictModel, format_loc
+from benchmark._files import StrictModel, first_error
 from benchmark.entry.reported import Reported
 from benchmark.entry.strict import plain_text, yaml_problems
 from benchmark.errors import BenchmarkError
@@ -255,12 +255,7 @@ def parse_submission(data: Any, *, where: str) -> Submission:
     try:
         return Submission.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        message = first["msg"].removeprefix("Value error, ")
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise SubmissionError(
-            f"{where}: field {format_loc(first['loc'])}: {message}{more}"
-        ) from None
+        raise SubmissionError(f"{where}: {first_error(exc)}") from None
 
 
 def load_submission(entry_dir: Path) -> Submission:

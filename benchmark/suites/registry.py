@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from benchmark._files import StrictModel, format_loc
+from benchmark._files import StrictModel, first_error
 from benchmark.errors import SuiteError
 from benchmark.paths import suite_search_path
 from benchmark.scoring import KNOWN_SCORERS
@@ -196,12 +196,7 @@ def load_suite_file(path: Path) -> Suite:
     try:
         suite = Suite.model_validate({**data, "path": path})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        message = first["msg"].removeprefix("Value error, ")
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise SuiteError(
-            f"{path}: field {format_loc(first['loc'], data)}: {message}{more}"
-        ) from None
+        raise SuiteError(f"{path}: {first_error(exc, data)}") from None
     if suite.id != path.stem:
         raise SuiteError(f"{path}: field id: {suite.id!r} must equal the file name {path.stem!r}")
     return suite
