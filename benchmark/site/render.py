@@ -278,6 +278,7 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
         if not section.entries:
             continue
         section_table(section).to_csv(out / section.csv_name, index=False, lineterminator="\n")
+        heatmaps = {entry.name: heatmap(entry) for entry in section.entries}  # entry + compare
         for entry in section.entries:
             chart = line_chart(
                 [
@@ -297,7 +298,7 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
                 section,
                 entry,
                 res=entry.results,
-                heat=heatmap(entry),
+                heat=heatmaps[entry.name],
                 chart=chart,
                 checkpoints=checkpoint_rows(entry),
                 judge=judge_rows(entry),
@@ -310,7 +311,7 @@ def render_site(all_sections: Sequence[Section], out: Path, assets: Path) -> Non
                 "compare.html",
                 section.compare_page,
                 section=section,
-                heatmaps=[heatmap(e) for e in section.entries],
+                heatmaps=list(heatmaps.values()),
                 data=compare_data(section),
             )
         for task in section.tasks:
