@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from benchmark.metrics.definitions import (
+    Parts,
     cl_metrics_explained,
     definition,
     metric_arrays,
@@ -271,8 +272,9 @@ def _selected_replicates(name: str, means: np.ndarray, stack: np.ndarray) -> np.
         raise ValueError(
             f"{name} takes no maximum over steps: its interval cannot use moment selection"
         )
-    selected = tie_selected_point(means, stack, d.maxed(means.shape[1]))
-    return metric_arrays(selected[None] + (stack - means[None]))[name]
+    T = means.shape[1]
+    selected = tie_selected_point(means, stack, d.maxed(T))
+    return d.compute(Parts(selected[None] + (stack - means[None]), T))  # this metric only
 
 
 # --------------------------------------------------------------------------- comparisons
