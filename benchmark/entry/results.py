@@ -34,6 +34,7 @@ from benchmark.entry.submission import (
     Text,
     Version,
 )
+from benchmark.metrics.definitions import METRIC_DEFINITIONS_VERSION
 
 # --------------------------------------------------------------------------- results.json
 
@@ -229,3 +230,21 @@ def load_results(path: Path) -> Results:
         return Results.model_validate(data)
     except ValidationError as exc:
         raise SubmissionError(f"{path}: {first_error(exc)}") from None
+
+
+def definitions_mismatch(version: int, entry: str | Path) -> str | None:
+    """Why an entry's results.json, computed with metric definitions ``version``, cannot be read
+    as this version's, and what to do about it; None when the versions agree."""
+    if version == METRIC_DEFINITIONS_VERSION:
+        return None
+    if version < METRIC_DEFINITIONS_VERSION:
+        return (
+            f"computed with metric definitions version {version}, and this harness uses "
+            f'version {METRIC_DEFINITIONS_VERSION} (README, "Metrics"): '
+            f"`mllmcl-bench rescore {entry}` recomputes it from the saved predictions "
+            "(nothing is generated)"
+        )
+    return (
+        f"computed with metric definitions version {version}, newer than this harness's "
+        f"{METRIC_DEFINITIONS_VERSION}: update mllmcl-bench"
+    )

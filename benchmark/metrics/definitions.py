@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -224,24 +223,6 @@ METRIC_TABLE: tuple[MetricDefinition, ...] = (
     ),
 )
 """Every metric, in the order the outputs list them."""
-
-
-def definitions_mismatch(version: int, entry: str | Path) -> str | None:
-    """Why an entry's results.json, computed with metric definitions ``version``, cannot be read
-    as this version's, and what to do about it; None when the versions agree."""
-    if version == METRIC_DEFINITIONS_VERSION:
-        return None
-    if version < METRIC_DEFINITIONS_VERSION:
-        return (
-            f"computed with metric definitions version {version}, and this harness uses "
-            f'version {METRIC_DEFINITIONS_VERSION} (README, "Metrics"): '
-            f"`mllmcl-bench rescore {entry}` recomputes it from the saved predictions "
-            "(nothing is generated)"
-        )
-    return (
-        f"computed with metric definitions version {version}, newer than this harness's "
-        f"{METRIC_DEFINITIONS_VERSION}: update mllmcl-bench"
-    )
 
 
 def metric_table() -> tuple[MetricDefinition, ...]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.entry.reported import Reported
-from benchmark.entry.results import MetricResult, Results, load_results
+from benchmark.entry.results import MetricResult, Results, definitions_mismatch, load_results
 from benchmark.entry.submission import (
     RESULTS_FILE,
     SUBMISSION_FILE,
@@ -15,7 +15,6 @@ from benchmark.entry.submission import (
     load_submission,
 )
 from benchmark.errors import BenchmarkError
-from benchmark.metrics.definitions import definitions_mismatch
 from benchmark.metrics.reported import ReportedMetric, reported_metrics, unknown_metrics
 
 LEADERBOARD_SCHEMA = "mllmcl-bench/leaderboard/1"

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from benchmark.entry.predictions import PredictionsError, read_predictions
-from benchmark.entry.results import Results, load_results
+from benchmark.entry.results import Results, definitions_mismatch, load_results
 from benchmark.entry.strict import hidden_character, loads_strict
 from benchmark.entry.submission import (
     HF_URI,
@@ -42,7 +42,7 @@ from benchmark.entry.submission import (
 from benchmark.errors import BenchmarkError
 from benchmark.evaluation.rescore import REPLAY
 from benchmark.evaluation.run import evaluate_entry
-from benchmark.metrics.definitions import definitions_mismatch, metric_keys
+from benchmark.metrics.definitions import metric_keys
 from benchmark.metrics.reported import unknown_metrics
 from benchmark.suites.prepare import records_path
 from benchmark.suites.records import read_records
