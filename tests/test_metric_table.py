@@ -37,6 +37,21 @@ WORST_FINAL = replace(
 
 
 @pytest.fixture
+def shapes_env(shapes_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prepared shapes suite (the session's), not the user's or CI's data home."""
+    monkeypatch.setenv(HOME_ENV, str(shapes_home))
+    monkeypatch.delenv(TASKS_ENV, raising=False)
+
+
+@pytest.fixture
+def seq_lora_copy(tmp_path: Path) -> Path:
+    """A copy of the committed seq-lora-tiny entry under ``tmp_path/submissions``."""
+    entry = tmp_path / "submissions" / "shapes" / "seq-lora-tiny"
+    shutil.copytree(ROOT / "submissions" / "shapes" / "seq-lora-tiny", entry)
+    return entry
+
+
+@pytest.fixture
 def extra_metric(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(definitions_module, "METRIC_TABLE", (*METRIC_TABLE, WORST_FINAL))
 
@@ -54,13 +69,9 @@ def test_a_new_row_reaches_the_metrics_command(
 
 
 def test_a_new_row_reaches_results_the_site_and_the_csv(
-    extra_metric: None, shapes_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    extra_metric: None, shapes_env: None, seq_lora_copy: Path, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv(HOME_ENV, str(shapes_home))
-    monkeypatch.delenv(TASKS_ENV, raising=False)
-    source = ROOT / "submissions" / "shapes" / "seq-lora-tiny"
-    entry = tmp_path / "submissions" / "shapes" / "seq-lora-tiny"
-    shutil.copytree(source, entry)
+    entry = seq_lora_copy
     outcome = evaluate_entry(entry, backend="replay", progress=False, n_boot=200)
     written = json.loads((entry / "results.json").read_text())
     metric = written["metrics"]["worst_final"]
@@ -81,10 +92,8 @@ def test_a_new_row_reaches_results_the_site_and_the_csv(
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_committed_entries_rescore_to_identical_results(
-    entry: Path, shapes_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    entry: Path, shapes_env: None, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv(HOME_ENV, str(shapes_home))
-    monkeypatch.delenv(TASKS_ENV, raising=False)
     committed = json.loads((entry / "results.json").read_text())
     boot = committed["bootstrap"]
     evaluate_entry(
@@ -126,15 +135,12 @@ def test_committed_entries_rescore_to_identical_results(
 
 
 def test_rescore_rewrites_results_and_keeps_the_runs_records(
-    shapes_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shapes_env: None, seq_lora_copy: Path, tmp_path: Path
 ) -> None:
     # an entry scored under older definitions: `rescore` brings its results.json to what
     # the current code computes, keeping what it recorded of the run (backend, checkpoints)
-    monkeypatch.setenv(HOME_ENV, str(shapes_home))
-    monkeypatch.delenv(TASKS_ENV, raising=False)
     source = ROOT / "submissions" / "shapes" / "seq-lora-tiny"
-    entry = tmp_path / "submissions" / "shapes" / "seq-lora-tiny"
-    shutil.copytree(source, entry)
+    entry = seq_lora_copy
     old = json.loads((entry / "results.json").read_text())
     old["metric_definitions"] = 1
     old["metrics"]["forgetting"]["ci95"] = [25.0, 30.0]  # excludes its point estimate
