@@ -65,7 +65,14 @@ def cells() -> list[CaptionCell]:
         if os.environ.get("CI"):
             pytest.fail("caption metrics need `java` (make test installs default-jre-headless)")
         pytest.skip("no Java runtime on this machine (apt-get install default-jre-headless)")
-    return caption_cells([(PREDICTIONS, REFERENCES), (GOOD, GOOD_BAD_REFS), (BAD, GOOD_BAD_REFS)])
+    return caption_cells(
+        [
+            (PREDICTIONS, REFERENCES),
+            (GOOD, GOOD_BAD_REFS),
+            (BAD, GOOD_BAD_REFS),
+            (GOOD[:1] + BAD, GOOD_BAD_REFS[:1] + GOOD_BAD_REFS),  # one exact copy, three wrong
+        ]
+    )
 
 
 def test_metrics_are_pycocoevalcaps_and_the_average_is_their_mean(cells) -> None:
@@ -144,3 +151,34 @@ def test_missing_java_stops_a_caption_run_before_any_generation(
     with pytest.raises(BenchmarkError, match="caption metrics need a Java runtime"):
         evaluate_entry(entry, cache_path=tmp_path / "c.sqlite", progress=False, n_boot=50)
     assert not (tmp_path / "c.sqlite").exists() and not (entry / "results.json").exists()
+
+
+def test_caption_items_above_one_reach_the_bootstrap(cells) -> None:
+    # an item's CIDEr can exceed 1, and so can its share of the cell's number; the bootstrap
+    # takes such items (it refuses only negative scores and cell means above 1)
+    from benchmark.metrics import bootstrap_metrics
+
+    mixed = cells[3]
+    values = [item.value for item in mixed.items]
+    assert max(values) > 1 and mixed.average < 100
+    result = bootstrap_metrics([[[0.0] * len(values), values]], n_boot=50)  # base, step 1
+    assert result["last"].value == pytest.approx(mixed.average, rel=1e-12)
+    low, high = result["last"].ci95
+    assert low <= mixed.average <= high
+
+
+def test_a_caption_cell_above_100_stops_scoring_naming_the_cell(cells) -> None:
+    # two of three captions copy their single reference: CIDEr x 100 passes 100, and so does
+    # the Average, which the matrix cannot hold
+    from benchmark.evaluation.grid import _cell_scores
+
+    good = cells[1]
+    assert good.average > 100
+
+    class OneCell:
+        step, task = 2, "flickr30k"
+
+    with pytest.raises(
+        BenchmarkError, match=r"step 2 flickr30k: .*Average is 1\d\d\.\d, above 100"
+    ):
+        _cell_scores(OneCell(), good)  # type: ignore[arg-type]

@@ -520,7 +520,9 @@ def test_bootstrap_missing_cells_and_no_base_row() -> None:
         ([np.ones((3, 4))], r"item_scores\[0\] \(task 1\) has shape \(3, 4\); expected .*\(2, n\)"),
         ([np.ones((2, 0))], r"has shape \(2, 0\)"),
         ([np.array([[1.0, np.nan], [1.0, 0.0]])], r"task 1\), step 0: 1 of 2 item scores are NaN"),
-        ([np.array([[1.0, 0.0], [1.0, 2.0]])], r"task 1\), step 1, item 1: score 2.0 is outside"),
+        ([np.array([[1.0, 0.0], [1.0, -0.5]])], r"task 1\), step 1, item 1: score -0.5 is not a"),
+        ([np.array([[1.0, 0.0], [1.0, np.inf]])], r"step 1, item 1: score inf is not a finite"),
+        ([np.array([[1.0, 0.0], [2.0, 1.0]])], r"task 1\), step 1: the mean score 1.5 is above 1"),
     ],
 )
 def test_bootstrap_invalid_items(items: list[np.ndarray], message: str) -> None:

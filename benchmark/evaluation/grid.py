@@ -66,6 +66,12 @@ def _cell_scores(
 ) -> tuple[np.ndarray, CellScore, dict[str, float] | None]:
     """Item values, the cell's summary and, for caption cells, the caption metrics."""
     if caption is not None:
+        if caption.average > 100:  # CIDEr x 100 passes 100 on near-copies of the references
+            raise BenchmarkError(
+                f"step {cell.step} {cell.task}: the caption metrics' Average is "
+                f"{caption.average:.1f}, above 100, which the accuracy matrix (0-100) cannot "
+                'hold; the predictions are kept in the cache (README, "Caption cells")'
+            )
         values = np.array([s.value for s in caption.items], dtype=float)
         agg = CellScore(caption.average, len(values), 0, 0)
         metrics = {k: round(v, 6) for k, v in caption.metrics.items() if math.isfinite(v)}

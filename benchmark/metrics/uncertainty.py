@@ -68,7 +68,12 @@ class PairedResult:
 def _item_arrays(
     item_scores: Sequence[ArrayLike], base_row: bool, what: str = "item_scores"
 ) -> list[np.ndarray]:
-    """Validate per-task item scores: each (n_steps, n_items) in [0, 1], rows all-NaN or none."""
+    """Validate per-task item scores: each (n_steps, n_items), rows all-NaN or none.
+
+    Scores are finite and >= 0, and every cell's mean is at most 1 (an accuracy of 0–100).
+    A single item may score above 1: a caption cell's per-item values (a share of its corpus
+    metrics, :mod:`benchmark.scoring.caption`) do where an item's CIDEr exceeds 1.
+    """
     T = len(item_scores)
     if T < 1:
         raise ValueError(f"{what} must hold one array per task; got none")
@@ -92,12 +97,20 @@ def _item_arrays(
                 f"{int(nan[i].sum())} of {a.shape[1]} item scores are NaN; a cell is either "
                 "complete or missing (all NaN)"
             )
-        bad = ~nan & ~((a >= 0) & (a <= 1))
+        bad = ~nan & ~((a >= 0) & np.isfinite(a))
         if bad.any():
             i, n = (int(x) for x in np.argwhere(bad)[0])
             raise ValueError(
                 f"{what}[{j - 1}] (task {j}), step {i + first_step}, item {n}: "
-                f"score {float(a[i, n])!r} is outside [0, 1]"
+                f"score {float(a[i, n])!r} is not a finite number >= 0"
+            )
+        means = a.mean(axis=1)
+        high = ~np.isnan(means) & (means > 1)
+        if high.any():
+            i = int(np.flatnonzero(high)[0])
+            raise ValueError(
+                f"{what}[{j - 1}] (task {j}), step {i + first_step}: the mean score "
+                f"{float(means[i])!r} is above 1 (an accuracy above 100)"
             )
         arrays.append(a)
     return arrays
@@ -165,9 +178,9 @@ def bootstrap_matrices(
 ) -> np.ndarray:
     """Bootstrap replicates of the accuracy matrix from per-item scores.
 
-    ``item_scores[j]`` is an array (n_steps, n_items_j) of scores in [0, 1] for task j at
-    every step (n_steps = T+1 with ``base_row``, else T), the same items in the same order
-    at every step; a missing cell is a row of NaN. Returns (n_boot, n_steps, T), values
+    ``item_scores[j]`` is an array (n_steps, n_items_j) of scores (>= 0, cell means <= 1)
+    for task j at every step (n_steps = T+1 with ``base_row``, else T), the same items in the
+    same order at every step; a missing cell is a row of NaN. Returns (n_boot, n_steps, T), values
     0–100. Paired: in each replicate a task's items are resampled once and that resample
     is used at every step. The same ``seed`` gives the same replicates.
     """
